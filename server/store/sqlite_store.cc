@@ -1,0 +1,460 @@
+#include "server/store/sqlite_store.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "common/status_util.h"
+
+namespace hpo::store {
+namespace {
+
+using ::hpo::store::sqlite::Statement;
+using ::hpo::v1::Assignment;
+using ::hpo::v1::Checkpoint;
+using ::hpo::v1::Experiment;
+using ::hpo::v1::Observation;
+using ::hpo::v1::Suggestion;
+
+constexpr char kInsertExperimentSql[] =
+    "INSERT INTO experiments (project, name, state, spec, observation_budget, "
+    "parallel_bandwidth, create_time_us, update_time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kSelectExperimentColumns[] =
+    "SELECT id, state, spec, create_time_us, update_time_us FROM experiments";
+constexpr char kUpdateExperimentStateSql[] =
+    "UPDATE experiments SET state = ?, update_time_us = ? WHERE id = ?";
+constexpr char kProgressSql[] =
+    "SELECT (SELECT COUNT(*) FROM observations WHERE experiment_id = ?1), "
+    "(SELECT COUNT(*) FROM observations WHERE experiment_id = ?1 AND failed = 1), "
+    "(SELECT COUNT(*) FROM suggestions WHERE experiment_id = ?1 AND state IN (?2, ?3)), "
+    "(SELECT COUNT(*) FROM suggestions WHERE experiment_id = ?1 AND state = ?4)";
+
+constexpr char kInsertSuggestionSql[] =
+    "INSERT INTO suggestions (experiment_id, state, source, assignment, metadata, worker_id, "
+    "lease_expire_time_us, attempts, create_time_us, update_time_us) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr char kSelectSuggestionColumns[] =
+    "SELECT id, experiment_id, state, source, assignment, metadata, worker_id, "
+    "lease_expire_time_us, attempts, create_time_us, update_time_us FROM suggestions";
+constexpr char kUpdateSuggestionSql[] =
+    "UPDATE suggestions SET state = ?, worker_id = ?, lease_expire_time_us = ?, attempts = ?, "
+    "metadata = ?, update_time_us = ? WHERE id = ?";
+constexpr char kCountIssuedSql[] =
+    "SELECT COUNT(*) FROM suggestions WHERE experiment_id = ? AND state != ?";
+
+constexpr char kInsertObservationSql[] =
+    "INSERT INTO observations (experiment_id, suggestion_id, assignment, failed, failure_reason, "
+    "metadata, create_time_us) VALUES (?, ?, ?, ?, ?, ?, ?)";
+constexpr char kInsertObservationValueSql[] =
+    "INSERT INTO observation_values (observation_id, metric, value, stddev) VALUES (?, ?, ?, ?)";
+constexpr char kSelectObservationColumns[] =
+    "SELECT id, experiment_id, suggestion_id, assignment, failed, failure_reason, metadata, "
+    "create_time_us FROM observations";
+constexpr char kSelectValuesSql[] =
+    "SELECT v.observation_id, v.metric, v.value, v.stddev FROM observation_values v "
+    "JOIN observations o ON o.id = v.observation_id WHERE ";
+
+constexpr char kInsertCheckpointSql[] =
+    "INSERT INTO checkpoints (suggestion_id, step, metric, value, elapsed_seconds, "
+    "create_time_us) VALUES (?, ?, ?, ?, ?, ?)";
+constexpr char kSelectCheckpointsSql[] =
+    "SELECT step, metric, value, elapsed_seconds, create_time_us FROM checkpoints "
+    "WHERE suggestion_id = ? ORDER BY step, metric";
+
+int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+void SetTimestamp(int64_t micros, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(micros / 1'000'000);
+  ts->set_nanos(static_cast<int32_t>((micros % 1'000'000) * 1000));
+}
+
+int64_t FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1'000'000 + ts.nanos() / 1000;
+}
+
+template <typename Proto>
+absl::Status ParseBlob(const std::string& bytes, Proto* out, absl::string_view what) {
+  if (!out->ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("stored ", what, " cannot be parsed"));
+  }
+  return absl::OkStatus();
+}
+
+// Metadata maps are stored as a serialized proto holding only the map field.
+template <typename Proto>
+std::string MetadataBlob(const Proto& source) {
+  Proto holder;
+  *holder.mutable_metadata() = source.metadata();
+  return holder.SerializeAsString();
+}
+
+absl::StatusOr<Suggestion> SuggestionFromRow(const Statement& stmt) {
+  Suggestion s;
+  s.set_id(stmt.ColumnInt64(0));
+  s.set_experiment_id(stmt.ColumnInt64(1));
+  s.set_state(static_cast<hpo::v1::SuggestionState>(stmt.ColumnInt64(2)));
+  s.set_source(stmt.ColumnText(3));
+  HPO_RETURN_IF_ERROR(ParseBlob(stmt.ColumnBlob(4), s.mutable_assignment(), "assignment"));
+  if (!stmt.ColumnIsNull(5)) {
+    Suggestion holder;
+    HPO_RETURN_IF_ERROR(ParseBlob(stmt.ColumnBlob(5), &holder, "suggestion metadata"));
+    *s.mutable_metadata() = holder.metadata();
+  }
+  s.set_worker_id(stmt.ColumnText(6));
+  if (!stmt.ColumnIsNull(7)) SetTimestamp(stmt.ColumnInt64(7), s.mutable_lease_expire_time());
+  s.set_attempts(static_cast<int32_t>(stmt.ColumnInt64(8)));
+  SetTimestamp(stmt.ColumnInt64(9), s.mutable_create_time());
+  SetTimestamp(stmt.ColumnInt64(10), s.mutable_update_time());
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                               Clock* clock) {
+  HPO_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path));
+  HPO_ASSIGN_OR_RETURN(MigrationResult migration, MigrateToLatest(db));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), clock));
+  store->migration_ = migration;
+  HPO_RETURN_IF_ERROR(store->Ping());
+  return store;
+}
+
+absl::Status SqliteStore::Transact(const std::function<absl::Status()>& fn) {
+  if (in_transaction_) return absl::InternalError("Transact() does not nest");
+  HPO_RETURN_IF_ERROR(db_.Execute("BEGIN IMMEDIATE"));
+  in_transaction_ = true;
+  absl::Status status = fn();
+  if (status.ok()) status = db_.Execute("COMMIT");
+  if (!status.ok()) (void)db_.Execute("ROLLBACK");
+  in_transaction_ = false;
+  return status;
+}
+
+absl::Status SqliteStore::Ping() {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("SELECT 1"));
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.ColumnInt64(0) != 1) return absl::InternalError("SELECT 1 failed");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Experiment> SqliteStore::InsertExperiment(const Experiment& experiment) {
+  Experiment spec = experiment;
+  spec.clear_id();
+  spec.clear_state();
+  spec.clear_create_time();
+  spec.clear_update_time();
+  spec.clear_progress();
+  const int64_t now = ToMicros(clock_->Now());
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kInsertExperimentSql));
+  stmt.BindText(1, experiment.project())
+      .BindText(2, experiment.name())
+      .BindInt64(3, experiment.state())
+      .BindBlob(4, spec.SerializeAsString())
+      .BindInt64(5, experiment.observation_budget())
+      .BindInt64(6, experiment.parallel_bandwidth())
+      .BindInt64(7, now)
+      .BindInt64(8, now);
+  absl::Status s = stmt.Run();
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat("experiment.name: an experiment named \"",
+                                                 experiment.name(), "\" already exists in project \"",
+                                                 experiment.project(), "\""));
+  }
+  HPO_RETURN_IF_ERROR(s);
+  return GetExperiment(db_.LastInsertRowId());
+}
+
+absl::StatusOr<Experiment> SqliteStore::ExperimentFromRow(const Statement& stmt) {
+  Experiment e;
+  HPO_RETURN_IF_ERROR(ParseBlob(stmt.ColumnBlob(2), &e, "experiment spec"));
+  e.set_id(stmt.ColumnInt64(0));
+  e.set_state(static_cast<hpo::v1::ExperimentState>(stmt.ColumnInt64(1)));
+  SetTimestamp(stmt.ColumnInt64(3), e.mutable_create_time());
+  SetTimestamp(stmt.ColumnInt64(4), e.mutable_update_time());
+  HPO_RETURN_IF_ERROR(FillProgress(e));
+  return e;
+}
+
+absl::Status SqliteStore::FillProgress(Experiment& e) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kProgressSql));
+  stmt.BindInt64(1, e.id())
+      .BindInt64(2, hpo::v1::SUGGESTION_STATE_OPEN)
+      .BindInt64(3, hpo::v1::SUGGESTION_STATE_ACTIVE)
+      .BindInt64(4, hpo::v1::SUGGESTION_STATE_QUEUED);
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("progress query returned no row");
+  auto* p = e.mutable_progress();
+  p->set_observation_count(static_cast<int32_t>(stmt.ColumnInt64(0)));
+  p->set_failed_observation_count(static_cast<int32_t>(stmt.ColumnInt64(1)));
+  p->set_open_suggestion_count(static_cast<int32_t>(stmt.ColumnInt64(2)));
+  p->set_queued_suggestion_count(static_cast<int32_t>(stmt.ColumnInt64(3)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Experiment> SqliteStore::GetExperiment(int64_t experiment_id) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt,
+                       db_.Prepare(absl::StrCat(kSelectExperimentColumns, " WHERE id = ?")));
+  stmt.BindInt64(1, experiment_id);
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("experiment ", experiment_id, " not found"));
+  return ExperimentFromRow(stmt);
+}
+
+absl::StatusOr<std::vector<Experiment>> SqliteStore::ListExperiments(
+    const std::string& project, const std::vector<hpo::v1::ExperimentState>& states) {
+  std::string sql = absl::StrCat(kSelectExperimentColumns, " WHERE (?1 = '' OR project = ?1)");
+  if (!states.empty()) {
+    absl::StrAppend(&sql, " AND state IN (",
+                    absl::StrJoin(states, ",", [](std::string* out, int s) {
+                      absl::StrAppend(out, static_cast<int>(s));
+                    }),
+                    ")");
+  }
+  absl::StrAppend(&sql, " ORDER BY id DESC");
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
+  stmt.BindText(1, project);
+  std::vector<Experiment> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HPO_ASSIGN_OR_RETURN(Experiment e, ExperimentFromRow(stmt));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::Status SqliteStore::UpdateExperimentState(int64_t experiment_id,
+                                                hpo::v1::ExperimentState state) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kUpdateExperimentStateSql));
+  stmt.BindInt64(1, state).BindInt64(2, ToMicros(clock_->Now())).BindInt64(3, experiment_id);
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  if (db_.Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("experiment ", experiment_id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Suggestion> SqliteStore::InsertSuggestion(const Suggestion& suggestion) {
+  const int64_t now = ToMicros(clock_->Now());
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kInsertSuggestionSql));
+  stmt.BindInt64(1, suggestion.experiment_id())
+      .BindInt64(2, suggestion.state())
+      .BindText(3, suggestion.source())
+      .BindBlob(4, suggestion.assignment().SerializeAsString())
+      .BindBlob(5, MetadataBlob(suggestion));
+  if (suggestion.worker_id().empty()) {
+    stmt.BindNull(6);
+  } else {
+    stmt.BindText(6, suggestion.worker_id());
+  }
+  if (suggestion.has_lease_expire_time()) {
+    stmt.BindInt64(7, FromTimestamp(suggestion.lease_expire_time()));
+  } else {
+    stmt.BindNull(7);
+  }
+  stmt.BindInt64(8, suggestion.attempts()).BindInt64(9, now).BindInt64(10, now);
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  return GetSuggestion(db_.LastInsertRowId());
+}
+
+absl::StatusOr<Suggestion> SqliteStore::GetSuggestion(int64_t suggestion_id) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt,
+                       db_.Prepare(absl::StrCat(kSelectSuggestionColumns, " WHERE id = ?")));
+  stmt.BindInt64(1, suggestion_id);
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("suggestion ", suggestion_id, " not found"));
+  return SuggestionFromRow(stmt);
+}
+
+absl::StatusOr<std::vector<Suggestion>> SqliteStore::ListSuggestions(
+    int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states) {
+  std::string sql = absl::StrCat(kSelectSuggestionColumns, " WHERE experiment_id = ?");
+  if (!states.empty()) {
+    absl::StrAppend(&sql, " AND state IN (",
+                    absl::StrJoin(states, ",", [](std::string* out, int s) {
+                      absl::StrAppend(out, static_cast<int>(s));
+                    }),
+                    ")");
+  }
+  absl::StrAppend(&sql, " ORDER BY id");
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
+  stmt.BindInt64(1, experiment_id);
+  std::vector<Suggestion> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HPO_ASSIGN_OR_RETURN(Suggestion s, SuggestionFromRow(stmt));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::Status SqliteStore::UpdateSuggestion(const Suggestion& suggestion) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kUpdateSuggestionSql));
+  stmt.BindInt64(1, suggestion.state());
+  if (suggestion.worker_id().empty()) {
+    stmt.BindNull(2);
+  } else {
+    stmt.BindText(2, suggestion.worker_id());
+  }
+  if (suggestion.has_lease_expire_time()) {
+    stmt.BindInt64(3, FromTimestamp(suggestion.lease_expire_time()));
+  } else {
+    stmt.BindNull(3);
+  }
+  stmt.BindInt64(4, suggestion.attempts())
+      .BindBlob(5, MetadataBlob(suggestion))
+      .BindInt64(6, ToMicros(clock_->Now()))
+      .BindInt64(7, suggestion.id());
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  if (db_.Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("suggestion ", suggestion.id(), " not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SqliteStore::CountIssuedSuggestions(int64_t experiment_id) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kCountIssuedSql));
+  stmt.BindInt64(1, experiment_id).BindInt64(2, hpo::v1::SUGGESTION_STATE_QUEUED);
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("count returned no row");
+  return stmt.ColumnInt64(0);
+}
+
+absl::StatusOr<Observation> SqliteStore::InsertObservation(const Observation& observation) {
+  const int64_t now = ToMicros(clock_->Now());
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kInsertObservationSql));
+  stmt.BindInt64(1, observation.experiment_id());
+  if (observation.suggestion_id() == 0) {
+    stmt.BindNull(2);
+  } else {
+    stmt.BindInt64(2, observation.suggestion_id());
+  }
+  stmt.BindBlob(3, observation.assignment().SerializeAsString())
+      .BindInt64(4, observation.failed() ? 1 : 0)
+      .BindText(5, observation.failure_reason())
+      .BindBlob(6, MetadataBlob(observation))
+      .BindInt64(7, now);
+  absl::Status s = stmt.Run();
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat("suggestion ", observation.suggestion_id(),
+                                                 " already has an observation"));
+  }
+  HPO_RETURN_IF_ERROR(s);
+  const int64_t id = db_.LastInsertRowId();
+  HPO_ASSIGN_OR_RETURN(Statement value_stmt, db_.Prepare(kInsertObservationValueSql));
+  for (const hpo::v1::MetricValue& v : observation.values()) {
+    value_stmt.Reset();
+    value_stmt.BindInt64(1, id).BindText(2, v.name()).BindDouble(3, v.value());
+    value_stmt.BindOptionalDouble(4, v.has_stddev() ? std::optional<double>(v.stddev())
+                                                    : std::nullopt);
+    HPO_RETURN_IF_ERROR(value_stmt.Run());
+  }
+  HPO_ASSIGN_OR_RETURN(std::vector<Observation> stored, QueryObservations("o.id = ?", id));
+  if (stored.size() != 1) return absl::InternalError("inserted observation not found");
+  return std::move(stored.front());
+}
+
+absl::StatusOr<std::vector<Observation>> SqliteStore::QueryObservations(const std::string& where,
+                                                                        int64_t key) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare(absl::StrCat(kSelectObservationColumns, " o WHERE ", where, " ORDER BY o.id")));
+  stmt.BindInt64(1, key);
+  std::vector<Observation> out;
+  absl::flat_hash_map<int64_t, size_t> index;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    Observation o;
+    o.set_id(stmt.ColumnInt64(0));
+    o.set_experiment_id(stmt.ColumnInt64(1));
+    if (!stmt.ColumnIsNull(2)) o.set_suggestion_id(stmt.ColumnInt64(2));
+    HPO_RETURN_IF_ERROR(ParseBlob(stmt.ColumnBlob(3), o.mutable_assignment(), "assignment"));
+    o.set_failed(stmt.ColumnInt64(4) != 0);
+    o.set_failure_reason(stmt.ColumnText(5));
+    if (!stmt.ColumnIsNull(6)) {
+      Observation holder;
+      HPO_RETURN_IF_ERROR(ParseBlob(stmt.ColumnBlob(6), &holder, "observation metadata"));
+      *o.mutable_metadata() = holder.metadata();
+    }
+    SetTimestamp(stmt.ColumnInt64(7), o.mutable_create_time());
+    index[o.id()] = out.size();
+    out.push_back(std::move(o));
+  }
+  if (out.empty()) return out;
+  HPO_ASSIGN_OR_RETURN(Statement values,
+                       db_.Prepare(absl::StrCat(kSelectValuesSql, where,
+                                                " ORDER BY v.observation_id, v.metric")));
+  values.BindInt64(1, key);
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, values.Step());
+    if (!row) break;
+    auto it = index.find(values.ColumnInt64(0));
+    if (it == index.end()) continue;
+    hpo::v1::MetricValue* v = out[it->second].add_values();
+    v->set_name(values.ColumnText(1));
+    v->set_value(values.ColumnDouble(2));
+    if (!values.ColumnIsNull(3)) v->set_stddev(values.ColumnDouble(3));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<Observation>> SqliteStore::FindObservationBySuggestion(
+    int64_t suggestion_id) {
+  HPO_ASSIGN_OR_RETURN(std::vector<Observation> found,
+                       QueryObservations("o.suggestion_id = ?", suggestion_id));
+  if (found.empty()) return std::optional<Observation>();
+  return std::optional<Observation>(std::move(found.front()));
+}
+
+absl::StatusOr<std::vector<Observation>> SqliteStore::ListObservations(int64_t experiment_id) {
+  return QueryObservations("o.experiment_id = ?", experiment_id);
+}
+
+absl::Status SqliteStore::InsertCheckpoint(int64_t suggestion_id, const Checkpoint& checkpoint) {
+  const int64_t now = ToMicros(clock_->Now());
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kInsertCheckpointSql));
+  for (const hpo::v1::MetricValue& v : checkpoint.metrics()) {
+    stmt.Reset();
+    stmt.BindInt64(1, suggestion_id)
+        .BindInt64(2, checkpoint.step())
+        .BindText(3, v.name())
+        .BindDouble(4, v.value())
+        .BindDouble(5, checkpoint.elapsed_seconds())
+        .BindInt64(6, now);
+    absl::Status s = stmt.Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(absl::StrCat("suggestion ", suggestion_id, " already has ",
+                                                   v.name(), " at step ", checkpoint.step()));
+    }
+    HPO_RETURN_IF_ERROR(s);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Checkpoint>> SqliteStore::ListCheckpoints(int64_t suggestion_id) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kSelectCheckpointsSql));
+  stmt.BindInt64(1, suggestion_id);
+  std::vector<Checkpoint> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    const int64_t step = stmt.ColumnInt64(0);
+    if (out.empty() || out.back().step() != step) {
+      Checkpoint& c = out.emplace_back();
+      c.set_step(step);
+      c.set_elapsed_seconds(stmt.ColumnDouble(3));
+      SetTimestamp(stmt.ColumnInt64(4), c.mutable_create_time());
+    }
+    hpo::v1::MetricValue* v = out.back().add_metrics();
+    v->set_name(stmt.ColumnText(1));
+    v->set_value(stmt.ColumnDouble(2));
+  }
+  return out;
+}
+
+}  // namespace hpo::store

@@ -1,0 +1,74 @@
+// File: server/store/sqlite_store.h
+//
+// Store on an embedded SQLite file (WAL, synchronous FULL): the default and only store today.
+#ifndef HPO_SERVER_STORE_SQLITE_STORE_H_
+#define HPO_SERVER_STORE_SQLITE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "server/store/migrator.h"
+#include "server/store/sqlite/database.h"
+#include "server/store/store.h"
+
+namespace hpo::store {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens `path` (created if missing; ":memory:" for a private in-memory database), applies
+  // pending migrations and checks the connection. `clock` (not owned, must outlive the store)
+  // stamps create/update times. FAILED_PRECONDITION if the file's schema is newer than this binary.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                           Clock* clock = RealClock());
+
+  // The migration applied by Open().
+  const MigrationResult& migration() const { return migration_; }
+
+  absl::Status Transact(const std::function<absl::Status()>& fn) override;
+  absl::Status Ping() override;
+
+  absl::StatusOr<hpo::v1::Experiment> InsertExperiment(
+      const hpo::v1::Experiment& experiment) override;
+  absl::StatusOr<hpo::v1::Experiment> GetExperiment(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<hpo::v1::Experiment>> ListExperiments(
+      const std::string& project, const std::vector<hpo::v1::ExperimentState>& states) override;
+  absl::Status UpdateExperimentState(int64_t experiment_id,
+                                     hpo::v1::ExperimentState state) override;
+
+  absl::StatusOr<hpo::v1::Suggestion> InsertSuggestion(
+      const hpo::v1::Suggestion& suggestion) override;
+  absl::StatusOr<hpo::v1::Suggestion> GetSuggestion(int64_t suggestion_id) override;
+  absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListSuggestions(
+      int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states) override;
+  absl::Status UpdateSuggestion(const hpo::v1::Suggestion& suggestion) override;
+  absl::StatusOr<int64_t> CountIssuedSuggestions(int64_t experiment_id) override;
+
+  absl::StatusOr<hpo::v1::Observation> InsertObservation(
+      const hpo::v1::Observation& observation) override;
+  absl::StatusOr<std::optional<hpo::v1::Observation>> FindObservationBySuggestion(
+      int64_t suggestion_id) override;
+  absl::StatusOr<std::vector<hpo::v1::Observation>> ListObservations(
+      int64_t experiment_id) override;
+
+  absl::Status InsertCheckpoint(int64_t suggestion_id,
+                                const hpo::v1::Checkpoint& checkpoint) override;
+  absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ListCheckpoints(
+      int64_t suggestion_id) override;
+
+ private:
+  SqliteStore(sqlite::Database db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
+  absl::Status FillProgress(hpo::v1::Experiment& experiment);
+  absl::StatusOr<hpo::v1::Experiment> ExperimentFromRow(const sqlite::Statement& stmt);
+  absl::StatusOr<std::vector<hpo::v1::Observation>> QueryObservations(const std::string& where,
+                                                                      int64_t key);
+
+  sqlite::Database db_;
+  Clock* clock_;
+  MigrationResult migration_;
+  bool in_transaction_ = false;
+};
+
+}  // namespace hpo::store
+
+#endif  // HPO_SERVER_STORE_SQLITE_STORE_H_

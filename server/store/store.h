@@ -1,0 +1,96 @@
+// File: server/store/store.h
+//
+// The persistence interface of hpo-server (Vizier's datastore). It stores experiments,
+// suggestions, observations and learning-curve checkpoints as hpo.v1 protos and knows nothing
+// of validation or optimization: callers pass valid data. SqliteStore is the implementation;
+// the interface leaves room for a PostgreSQL store.
+//
+// Errors: NOT_FOUND for unknown ids, ALREADY_EXISTS for duplicate keys, UNAVAILABLE when the
+// database is busy (retry), DATA_LOSS for a corrupt file, INTERNAL otherwise.
+//
+// Thread-safety: not thread-safe. The service layer serializes every call (one writer, as SQLite
+// wants), and groups the calls of one RPC in Transact() so that each write RPC is one
+// transaction.
+#ifndef HPO_SERVER_STORE_STORE_H_
+#define HPO_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "hpo/v1/experiment.pb.h"
+
+namespace hpo::store {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Runs `fn` in one write transaction: commits if it returns OK, rolls back everything it wrote
+  // otherwise and returns its status. Transactions do not nest.
+  virtual absl::Status Transact(const std::function<absl::Status()>& fn) = 0;
+
+  // Cheap liveness probe of the database (SELECT 1).
+  virtual absl::Status Ping() = 0;
+
+  // --- Experiments ---
+
+  // Stores a new experiment and returns it with id, create/update times set. The state is taken
+  // from `experiment`. ALREADY_EXISTS if (project, name) is taken.
+  virtual absl::StatusOr<hpo::v1::Experiment> InsertExperiment(
+      const hpo::v1::Experiment& experiment) = 0;
+  // The experiment with its progress counters. NOT_FOUND if unknown.
+  virtual absl::StatusOr<hpo::v1::Experiment> GetExperiment(int64_t experiment_id) = 0;
+  // Experiments of `project` (all projects if empty) whose state is in `states` (all if empty),
+  // newest first, with progress counters.
+  virtual absl::StatusOr<std::vector<hpo::v1::Experiment>> ListExperiments(
+      const std::string& project, const std::vector<hpo::v1::ExperimentState>& states) = 0;
+  // Sets the state and update time. NOT_FOUND if unknown.
+  virtual absl::Status UpdateExperimentState(int64_t experiment_id,
+                                             hpo::v1::ExperimentState state) = 0;
+
+  // --- Suggestions ---
+
+  // Stores a new suggestion (id and times are assigned) and returns it.
+  virtual absl::StatusOr<hpo::v1::Suggestion> InsertSuggestion(
+      const hpo::v1::Suggestion& suggestion) = 0;
+  // NOT_FOUND if unknown.
+  virtual absl::StatusOr<hpo::v1::Suggestion> GetSuggestion(int64_t suggestion_id) = 0;
+  // Suggestions of an experiment whose state is in `states` (all if empty), oldest first.
+  virtual absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListSuggestions(
+      int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states) = 0;
+  // Overwrites state, worker_id, lease_expire_time, attempts and metadata; sets update time.
+  virtual absl::Status UpdateSuggestion(const hpo::v1::Suggestion& suggestion) = 0;
+  // Number of suggestions the experiment has issued (every state except QUEUED).
+  virtual absl::StatusOr<int64_t> CountIssuedSuggestions(int64_t experiment_id) = 0;
+
+  // --- Observations ---
+
+  // Stores an observation with its metric values and returns it with id and time set.
+  // ALREADY_EXISTS if its suggestion already has one.
+  virtual absl::StatusOr<hpo::v1::Observation> InsertObservation(
+      const hpo::v1::Observation& observation) = 0;
+  // The observation of a suggestion, or nullopt.
+  virtual absl::StatusOr<std::optional<hpo::v1::Observation>> FindObservationBySuggestion(
+      int64_t suggestion_id) = 0;
+  // All observations of an experiment, oldest first.
+  virtual absl::StatusOr<std::vector<hpo::v1::Observation>> ListObservations(
+      int64_t experiment_id) = 0;
+
+  // --- Learning curves ---
+
+  // Stores one checkpoint of a suggestion (create time is assigned). ALREADY_EXISTS if the step
+  // was already recorded for one of its metrics.
+  virtual absl::Status InsertCheckpoint(int64_t suggestion_id,
+                                        const hpo::v1::Checkpoint& checkpoint) = 0;
+  // The suggestion's checkpoints by step, metrics grouped per step.
+  virtual absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ListCheckpoints(
+      int64_t suggestion_id) = 0;
+};
+
+}  // namespace hpo::store
+
+#endif  // HPO_SERVER_STORE_STORE_H_
