@@ -1,0 +1,24 @@
+#include "server/optimizer/optimizer.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/optimizer/quasi_random.h"
+#include "server/optimizer/random_search.h"
+
+namespace hpo::optimizer {
+
+absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(const hpo::v1::Experiment& experiment) {
+  const std::string& name = experiment.optimizer().algorithm();
+  if (name.empty() || name == QuasiRandom::kName) {
+    return std::unique_ptr<Optimizer>(new QuasiRandom(experiment));
+  }
+  if (name == RandomSearch::kName) return std::unique_ptr<Optimizer>(new RandomSearch(experiment));
+  return absl::InvalidArgumentError(absl::StrCat("optimizer.algorithm: unknown algorithm \"", name,
+                                                 "\" (known: ", absl::StrJoin(OptimizerNames(), ", "),
+                                                 ")"));
+}
+
+std::vector<std::string> OptimizerNames() { return {QuasiRandom::kName, RandomSearch::kName}; }
+
+}  // namespace hpo::optimizer

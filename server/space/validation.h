@@ -1,0 +1,109 @@
+// File: server/space/validation.h
+//
+// Checks of user input against the SigOpt-like experiment model: the experiment spec at
+// CreateExperiment, assignments (queued suggestions and observations reported with an
+// assignment), observation values and learning-curve checkpoints.
+//
+// Every function returns OK or INVALID_ARGUMENT; the message starts with the path of the
+// offending field and gives the reason, e.g.
+//   "search_space.parameters[1] (learning_rate).bounds: min (0) must be > 0 with transformation log".
+// Only the first problem found is reported. Pure functions of their arguments; thread-safe.
+//
+// Defaults are NOT filled here (the service does that after validating): UNSPECIFIED enums
+// mean the default (objective maximize, strategy optimize, transformation none, reduction
+// latest), parallel_bandwidth 0 means 1, an empty project means "default", an empty
+// optimizer.algorithm means "quasi_random".
+#ifndef HPO_SERVER_SPACE_VALIDATION_H_
+#define HPO_SERVER_SPACE_VALIDATION_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "hpo/v1/experiment.pb.h"
+#include "hpo/v1/search_space.pb.h"
+
+namespace hpo::space {
+
+// Size limits enforced by ValidateExperiment.
+inline constexpr int kMaxParameters = 100;
+inline constexpr int kMaxConditionals = 100;
+inline constexpr int kMaxLinearConstraints = 100;
+inline constexpr int kMaxCategoricalValues = 1000;  // per categorical parameter or conditional
+inline constexpr int kMaxGridValues = 1000;         // per parameter
+inline constexpr int kMaxMetrics = 16;
+inline constexpr int kMaxOptimizedMetrics = 2;
+inline constexpr int kMaxMetadataEntries = 64;
+inline constexpr int kMaxMetadataKeyLength = 128;
+inline constexpr int kMaxMetadataValueLength = 4096;
+inline constexpr int kMaxNameLength = 128;
+
+// Algorithm names accepted by the one-argument ValidateExperiment. hpo::space sits below
+// hpo::optimizer and cannot ask its registry, so this list mirrors
+// hpo::optimizer::OptimizerNames(); tests/server/optimizer/optimizer_test.cc keeps them equal.
+// Callers that know the registry should prefer the two-argument overload.
+std::vector<std::string> DefaultAlgorithmNames();
+
+// Validates a whole experiment as given to CreateExperiment (before defaults are filled):
+// name and project, search space (see ValidateSearchSpace), metrics, observation_budget (> 0),
+// parallel_bandwidth (>= 0), optimizer (algorithm empty or in `algorithm_names`,
+// initial_design_size >= 0), pruner settings, metadata and size limits. Server-set fields
+// (id, state, times, progress) are ignored.
+// Returns INVALID_ARGUMENT naming the first offending field.
+absl::Status ValidateExperiment(const hpo::v1::Experiment& experiment,
+                                absl::Span<const std::string> algorithm_names);
+
+// Same, with DefaultAlgorithmNames().
+absl::Status ValidateExperiment(const hpo::v1::Experiment& experiment);
+
+// Validates a search space; `field` prefixes the paths ("search_space"). Includes the check
+// that the linear constraints admit at least one assignment (see feasibility.h for the
+// treatment of conditional and integer/grid parameters).
+absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string_view field);
+
+// Checks that `value` is a legal value of `parameter`: the right kind (double ->
+// number_value, finite; int -> int_value; categorical -> string_value) inside the domain
+// (bounds, grid membership within a 1e-9 relative tolerance, categorical membership).
+// `field` names the value in the message.
+absl::Status ValidateParameterValue(const hpo::v1::Parameter& parameter,
+                                    const hpo::v1::ParameterValue& value,
+                                    absl::string_view field);
+
+// Validates a full assignment against a (valid) search space: no unknown names; every
+// conditional present with one of its values; every active parameter present with a legal
+// value; every inactive parameter absent ("parameter x is inactive because conditional y is
+// z"); every linear constraint satisfied. Messages name `field` and the key, e.g.
+// "assignment.values[lr]: ...".
+absl::Status ValidateAssignment(const hpo::v1::SearchSpace& space,
+                                const hpo::v1::Assignment& assignment, absl::string_view field);
+
+// For queued suggestions: fills missing conditionals with their first value and missing
+// active parameters with their default_value, then runs ValidateAssignment. Returns
+// INVALID_ARGUMENT if a needed parameter has no default_value, or if the result is invalid.
+absl::StatusOr<hpo::v1::Assignment> CompleteAssignment(const hpo::v1::SearchSpace& space,
+                                                       const hpo::v1::Assignment& partial,
+                                                       absl::string_view field);
+
+// Validates the metric values of an observation. If `failed`, `values` must be empty.
+// Otherwise every optimize and constraint metric must be present, store metrics are optional,
+// unknown and duplicate names are rejected, values must be finite, and stddev (if set) finite
+// and >= 0. `field` is the path of the repeated field ("observation.values").
+absl::Status ValidateObservationValues(
+    const hpo::v1::Experiment& experiment,
+    const google::protobuf::RepeatedPtrField<hpo::v1::MetricValue>& values, bool failed,
+    absl::string_view field);
+
+// Validates one learning-curve checkpoint: step >= 0, elapsed_seconds finite and >= 0, at
+// least one metric, metric names known and unique, values finite (NaN and infinities are
+// rejected: a diverged trial should be reported as a failed observation), stddev finite >= 0.
+// Whether the step increases is the caller's business (it needs the stored curve).
+absl::Status ValidateCheckpoint(const hpo::v1::Experiment& experiment,
+                                const hpo::v1::Checkpoint& checkpoint, absl::string_view field);
+
+}  // namespace hpo::space
+
+#endif  // HPO_SERVER_SPACE_VALIDATION_H_
