@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -63,10 +64,16 @@ std::optional<double> NumericValue(const hpo::v1::ParameterValue& value) {
   }
 }
 
+std::string FormatDouble(double x) {
+  std::string s = absl::StrFormat("%.15g", x);
+  if (std::strtod(s.c_str(), nullptr) != x) s = absl::StrFormat("%.17g", x);
+  return s;
+}
+
 std::string ValueToString(const hpo::v1::ParameterValue& value) {
   switch (value.kind_case()) {
     case hpo::v1::ParameterValue::kNumberValue:
-      return absl::StrFormat("%.17g", value.number_value());
+      return FormatDouble(value.number_value());
     case hpo::v1::ParameterValue::kIntValue:
       return absl::StrCat(value.int_value());
     case hpo::v1::ParameterValue::kStringValue:

@@ -45,6 +45,9 @@ std::optional<std::string> InactiveReason(const hpo::v1::Parameter& parameter,
 // and for an unset value.
 std::optional<double> NumericValue(const hpo::v1::ParameterValue& value);
 
+// Shortest of %.15g / %.17g that reads back as `x` (0.3, not 0.29999999999999999).
+std::string FormatDouble(double x);
+
 // Renders a value for error messages: 0.5, 3, "adam", or <unset>.
 std::string ValueToString(const hpo::v1::ParameterValue& value);
 

@@ -22,7 +22,7 @@ absl::Status Invalid(absl::string_view path, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", reason));
 }
 
-std::string Num(double x) { return absl::StrFormat("%.17g", x); }
+std::string Num(double x) { return FormatDouble(x); }
 
 // [A-Za-z][A-Za-z0-9_.-]{0,127}; parameters and conditionals may also start with '_'.
 bool IsValidName(absl::string_view name, bool allow_leading_underscore) {
