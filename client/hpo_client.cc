@@ -1,0 +1,221 @@
+#include "client/hpo_client.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace hpo::client {
+namespace {
+
+using ::hpo::v1::Assignment;
+using ::hpo::v1::Checkpoint;
+using ::hpo::v1::Experiment;
+using ::hpo::v1::ExperimentState;
+using ::hpo::v1::Observation;
+using ::hpo::v1::Suggestion;
+using ::hpo::v1::SuggestionState;
+
+template <typename T>
+std::vector<T> ToVector(const google::protobuf::RepeatedPtrField<T>& field) {
+  return std::vector<T>(field.begin(), field.end());
+}
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  const int code = static_cast<int>(status.error_code());
+  // grpc::StatusCode and absl::StatusCode share the numbering 0..16 (both follow
+  // google.rpc.Code); anything outside it is not a code we know.
+  if (code < 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
+    return absl::UnknownError(status.error_message());
+  }
+  return absl::Status(static_cast<absl::StatusCode>(code), status.error_message());
+}
+
+absl::StatusOr<std::unique_ptr<HpoClient>> HpoClient::Connect(
+    const HpoClientOptions& options) {
+  if (options.target.empty()) {
+    return absl::InvalidArgumentError("server address is empty");
+  }
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("timeout must be positive, got ", absl::FormatDuration(options.timeout)));
+  }
+  // Insecure for now: the server listens on loopback or a private network. TLS credentials
+  // belong here once the server offers them.
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
+  return std::make_unique<HpoClient>(std::move(channel), options.timeout);
+}
+
+HpoClient::HpoClient(std::shared_ptr<grpc::ChannelInterface> channel, absl::Duration timeout)
+    : timeout_(timeout),
+      experiment_stub_(hpo::v1::ExperimentService::NewStub(channel)),
+      trial_stub_(hpo::v1::TrialService::NewStub(channel)) {}
+
+void HpoClient::PrepareContext(grpc::ClientContext* context) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+}
+
+// Each wrapper below: build the request, call with a deadline, convert the status, unwrap.
+#define HPO_CLIENT_CALL_(stub, method, request, response)                   \
+  do {                                                                      \
+    grpc::ClientContext context;                                            \
+    PrepareContext(&context);                                               \
+    absl::Status status = FromGrpcStatus((stub).method(&context, (request), &(response))); \
+    if (!status.ok()) return status;                                        \
+  } while (false)
+
+absl::StatusOr<Experiment> HpoClient::CreateExperiment(const Experiment& experiment) const {
+  hpo::v1::CreateExperimentRequest request;
+  *request.mutable_experiment() = experiment;
+  hpo::v1::CreateExperimentResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, CreateExperiment, request, response);
+  return std::move(*response.mutable_experiment());
+}
+
+absl::StatusOr<Experiment> HpoClient::GetExperiment(int64_t experiment_id) const {
+  hpo::v1::GetExperimentRequest request;
+  request.set_experiment_id(experiment_id);
+  hpo::v1::GetExperimentResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, GetExperiment, request, response);
+  return std::move(*response.mutable_experiment());
+}
+
+absl::StatusOr<std::vector<Experiment>> HpoClient::ListExperiments(
+    const std::string& project, const std::vector<ExperimentState>& states) const {
+  hpo::v1::ListExperimentsRequest request;
+  request.set_project(project);
+  for (ExperimentState state : states) request.add_states(state);
+  hpo::v1::ListExperimentsResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, ListExperiments, request, response);
+  return ToVector(response.experiments());
+}
+
+absl::StatusOr<Experiment> HpoClient::SetExperimentState(int64_t experiment_id,
+                                                         ExperimentState state) const {
+  hpo::v1::SetExperimentStateRequest request;
+  request.set_experiment_id(experiment_id);
+  request.set_state(state);
+  hpo::v1::SetExperimentStateResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, SetExperimentState, request, response);
+  return std::move(*response.mutable_experiment());
+}
+
+absl::StatusOr<Suggestion> HpoClient::CreateSuggestion(
+    int64_t experiment_id,
+    const absl::flat_hash_map<std::string, std::string>& metadata) const {
+  hpo::v1::CreateSuggestionRequest request;
+  request.set_experiment_id(experiment_id);
+  for (const auto& [key, value] : metadata) (*request.mutable_metadata())[key] = value;
+  hpo::v1::CreateSuggestionResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, CreateSuggestion, request, response);
+  return std::move(*response.mutable_suggestion());
+}
+
+absl::StatusOr<Suggestion> HpoClient::QueueSuggestion(
+    int64_t experiment_id, const Assignment& assignment,
+    const absl::flat_hash_map<std::string, std::string>& metadata) const {
+  hpo::v1::QueueSuggestionRequest request;
+  request.set_experiment_id(experiment_id);
+  *request.mutable_assignment() = assignment;
+  for (const auto& [key, value] : metadata) (*request.mutable_metadata())[key] = value;
+  hpo::v1::QueueSuggestionResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, QueueSuggestion, request, response);
+  return std::move(*response.mutable_suggestion());
+}
+
+absl::StatusOr<std::vector<Suggestion>> HpoClient::ListSuggestions(
+    int64_t experiment_id, const std::vector<SuggestionState>& states) const {
+  hpo::v1::ListSuggestionsRequest request;
+  request.set_experiment_id(experiment_id);
+  for (SuggestionState state : states) request.add_states(state);
+  hpo::v1::ListSuggestionsResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, ListSuggestions, request, response);
+  return ToVector(response.suggestions());
+}
+
+absl::StatusOr<Suggestion> HpoClient::DeleteSuggestion(int64_t experiment_id,
+                                                       int64_t suggestion_id) const {
+  hpo::v1::DeleteSuggestionRequest request;
+  request.set_experiment_id(experiment_id);
+  request.set_suggestion_id(suggestion_id);
+  hpo::v1::DeleteSuggestionResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, DeleteSuggestion, request, response);
+  return std::move(*response.mutable_suggestion());
+}
+
+absl::StatusOr<Observation> HpoClient::CreateObservation(
+    const hpo::v1::CreateObservationRequest& request) const {
+  hpo::v1::CreateObservationResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, CreateObservation, request, response);
+  return std::move(*response.mutable_observation());
+}
+
+absl::StatusOr<std::vector<Observation>> HpoClient::ListObservations(
+    int64_t experiment_id) const {
+  hpo::v1::ListObservationsRequest request;
+  request.set_experiment_id(experiment_id);
+  hpo::v1::ListObservationsResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, ListObservations, request, response);
+  return ToVector(response.observations());
+}
+
+absl::StatusOr<std::vector<Observation>> HpoClient::GetBestAssignments(
+    int64_t experiment_id) const {
+  hpo::v1::GetBestAssignmentsRequest request;
+  request.set_experiment_id(experiment_id);
+  hpo::v1::GetBestAssignmentsResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, GetBestAssignments, request, response);
+  return ToVector(response.observations());
+}
+
+absl::StatusOr<std::vector<Checkpoint>> HpoClient::ListCheckpoints(
+    int64_t experiment_id, int64_t suggestion_id) const {
+  hpo::v1::ListCheckpointsRequest request;
+  request.set_experiment_id(experiment_id);
+  request.set_suggestion_id(suggestion_id);
+  hpo::v1::ListCheckpointsResponse response;
+  HPO_CLIENT_CALL_(*experiment_stub_, ListCheckpoints, request, response);
+  return ToVector(response.checkpoints());
+}
+
+absl::StatusOr<hpo::v1::RegisterWorkerResponse> HpoClient::RegisterWorker(
+    const hpo::v1::RegisterWorkerRequest& request) const {
+  hpo::v1::RegisterWorkerResponse response;
+  HPO_CLIENT_CALL_(*trial_stub_, RegisterWorker, request, response);
+  return response;
+}
+
+absl::StatusOr<hpo::v1::LeaseTrialResponse> HpoClient::LeaseTrial(
+    const hpo::v1::LeaseTrialRequest& request) const {
+  hpo::v1::LeaseTrialResponse response;
+  HPO_CLIENT_CALL_(*trial_stub_, LeaseTrial, request, response);
+  return response;
+}
+
+absl::StatusOr<hpo::v1::HeartbeatResponse> HpoClient::Heartbeat(
+    const hpo::v1::HeartbeatRequest& request) const {
+  hpo::v1::HeartbeatResponse response;
+  HPO_CLIENT_CALL_(*trial_stub_, Heartbeat, request, response);
+  return response;
+}
+
+absl::StatusOr<Observation> HpoClient::CompleteTrial(
+    const hpo::v1::CompleteTrialRequest& request) const {
+  hpo::v1::CompleteTrialResponse response;
+  HPO_CLIENT_CALL_(*trial_stub_, CompleteTrial, request, response);
+  return std::move(*response.mutable_observation());
+}
+
+#undef HPO_CLIENT_CALL_
+
+std::unique_ptr<grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport,
+                                                  hpo::v1::ProgressDecision>>
+HpoClient::OpenProgressStream(grpc::ClientContext* context) const {
+  return trial_stub_->ReportProgress(context);
+}
+
+}  // namespace hpo::client
