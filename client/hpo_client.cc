@@ -34,8 +34,7 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(code), status.error_message());
 }
 
-absl::StatusOr<std::unique_ptr<HpoClient>> HpoClient::Connect(
-    const HpoClientOptions& options) {
+absl::StatusOr<std::unique_ptr<HpoClient>> HpoClient::Connect(const HpoClientOptions& options) {
   if (options.target.empty()) {
     return absl::InvalidArgumentError("server address is empty");
   }
@@ -60,12 +59,12 @@ void HpoClient::PrepareContext(grpc::ClientContext* context) const {
 }
 
 // Each wrapper below: build the request, call with a deadline, convert the status, unwrap.
-#define HPO_CLIENT_CALL_(stub, method, request, response)                   \
-  do {                                                                      \
-    grpc::ClientContext context;                                            \
-    PrepareContext(&context);                                               \
+#define HPO_CLIENT_CALL_(stub, method, request, response)                                  \
+  do {                                                                                     \
+    grpc::ClientContext context;                                                           \
+    PrepareContext(&context);                                                              \
     absl::Status status = FromGrpcStatus((stub).method(&context, (request), &(response))); \
-    if (!status.ok()) return status;                                        \
+    if (!status.ok()) return status;                                                       \
   } while (false)
 
 absl::StatusOr<Experiment> HpoClient::CreateExperiment(const Experiment& experiment) const {
@@ -105,8 +104,7 @@ absl::StatusOr<Experiment> HpoClient::SetExperimentState(int64_t experiment_id,
 }
 
 absl::StatusOr<Suggestion> HpoClient::CreateSuggestion(
-    int64_t experiment_id,
-    const absl::flat_hash_map<std::string, std::string>& metadata) const {
+    int64_t experiment_id, const absl::flat_hash_map<std::string, std::string>& metadata) const {
   hpo::v1::CreateSuggestionRequest request;
   request.set_experiment_id(experiment_id);
   for (const auto& [key, value] : metadata) (*request.mutable_metadata())[key] = value;
@@ -154,8 +152,7 @@ absl::StatusOr<Observation> HpoClient::CreateObservation(
   return std::move(*response.mutable_observation());
 }
 
-absl::StatusOr<std::vector<Observation>> HpoClient::ListObservations(
-    int64_t experiment_id) const {
+absl::StatusOr<std::vector<Observation>> HpoClient::ListObservations(int64_t experiment_id) const {
   hpo::v1::ListObservationsRequest request;
   request.set_experiment_id(experiment_id);
   hpo::v1::ListObservationsResponse response;
@@ -172,8 +169,8 @@ absl::StatusOr<std::vector<Observation>> HpoClient::GetBestAssignments(
   return ToVector(response.observations());
 }
 
-absl::StatusOr<std::vector<Checkpoint>> HpoClient::ListCheckpoints(
-    int64_t experiment_id, int64_t suggestion_id) const {
+absl::StatusOr<std::vector<Checkpoint>> HpoClient::ListCheckpoints(int64_t experiment_id,
+                                                                   int64_t suggestion_id) const {
   hpo::v1::ListCheckpointsRequest request;
   request.set_experiment_id(experiment_id);
   request.set_suggestion_id(suggestion_id);
@@ -212,8 +209,8 @@ absl::StatusOr<Observation> HpoClient::CompleteTrial(
 
 #undef HPO_CLIENT_CALL_
 
-std::unique_ptr<grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport,
-                                                  hpo::v1::ProgressDecision>>
+std::unique_ptr<
+    grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport, hpo::v1::ProgressDecision>>
 HpoClient::OpenProgressStream(grpc::ClientContext* context) const {
   return trial_stub_->ReportProgress(context);
 }

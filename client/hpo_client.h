@@ -62,8 +62,7 @@ class HpoClient {
   // Creates a client on an insecure channel to `options.target`. Does not connect yet: the
   // first call does, and fails with kUnavailable if nobody listens.
   // Returns kInvalidArgument for an empty target or a non-positive timeout.
-  static absl::StatusOr<std::unique_ptr<HpoClient>> Connect(
-      const HpoClientOptions& options);
+  static absl::StatusOr<std::unique_ptr<HpoClient>> Connect(const HpoClientOptions& options);
 
   // Creates a client on an existing channel (tests, custom credentials).
   // `channel` must not be null.
@@ -79,8 +78,7 @@ class HpoClient {
 
   // Creates `experiment` (id, state, times and progress are ignored by the server) and returns
   // it as stored. kInvalidArgument for a bad spec, kAlreadyExists for a duplicate name.
-  absl::StatusOr<hpo::v1::Experiment> CreateExperiment(
-      const hpo::v1::Experiment& experiment) const;
+  absl::StatusOr<hpo::v1::Experiment> CreateExperiment(const hpo::v1::Experiment& experiment) const;
 
   // kNotFound for an unknown id.
   absl::StatusOr<hpo::v1::Experiment> GetExperiment(int64_t experiment_id) const;
@@ -93,8 +91,8 @@ class HpoClient {
 
   // Pauses, resumes (ACTIVE), completes or archives an experiment and returns it.
   // kFailedPrecondition when the transition is not allowed.
-  absl::StatusOr<hpo::v1::Experiment> SetExperimentState(
-      int64_t experiment_id, hpo::v1::ExperimentState state) const;
+  absl::StatusOr<hpo::v1::Experiment> SetExperimentState(int64_t experiment_id,
+                                                         hpo::v1::ExperimentState state) const;
 
   // Issues the next suggestion. kFailedPrecondition when the experiment is not active or the
   // parallel bandwidth or the budget is used up.
@@ -109,8 +107,7 @@ class HpoClient {
 
   // Suggestions in `states` (empty: all), oldest first.
   absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListSuggestions(
-      int64_t experiment_id,
-      const std::vector<hpo::v1::SuggestionState>& states = {}) const;
+      int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states = {}) const;
 
   // Withdraws an open or queued suggestion and returns it.
   absl::StatusOr<hpo::v1::Suggestion> DeleteSuggestion(int64_t experiment_id,
@@ -122,17 +119,15 @@ class HpoClient {
       const hpo::v1::CreateObservationRequest& request) const;
 
   // Observations, oldest first.
-  absl::StatusOr<std::vector<hpo::v1::Observation>> ListObservations(
-      int64_t experiment_id) const;
+  absl::StatusOr<std::vector<hpo::v1::Observation>> ListObservations(int64_t experiment_id) const;
 
   // The best feasible observation, or the Pareto set when two metrics are optimized. Empty when
   // there is no feasible observation yet.
-  absl::StatusOr<std::vector<hpo::v1::Observation>> GetBestAssignments(
-      int64_t experiment_id) const;
+  absl::StatusOr<std::vector<hpo::v1::Observation>> GetBestAssignments(int64_t experiment_id) const;
 
   // The learning curve of a suggestion, by step.
-  absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ListCheckpoints(
-      int64_t experiment_id, int64_t suggestion_id) const;
+  absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ListCheckpoints(int64_t experiment_id,
+                                                                   int64_t suggestion_id) const;
 
   // ---- TrialService (workers) ------------------------------------------------------------
 
@@ -153,14 +148,12 @@ class HpoClient {
   // the life of the stream. No deadline is set here: a trial's stream lives as long as the
   // trial; the caller may set one on `context` before calling. Finish() the stream and convert
   // its status with FromGrpcStatus.
-  std::unique_ptr<grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport,
-                                                    hpo::v1::ProgressDecision>>
+  std::unique_ptr<
+      grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport, hpo::v1::ProgressDecision>>
   OpenProgressStream(grpc::ClientContext* context) const;
 
   // The raw stubs, for calls this class does not wrap.
-  hpo::v1::ExperimentService::StubInterface& experiment_stub() const {
-    return *experiment_stub_;
-  }
+  hpo::v1::ExperimentService::StubInterface& experiment_stub() const { return *experiment_stub_; }
   hpo::v1::TrialService::StubInterface& trial_stub() const { return *trial_stub_; }
 
  private:

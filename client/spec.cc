@@ -80,8 +80,8 @@ std::string ShortEnumNames(const EnumDescriptor* type) {
   for (int i = 0; i < type->value_count(); ++i) {
     const std::string& name = type->value(i)->name();
     if (type->value(i)->number() == 0 && absl::EndsWith(name, "UNSPECIFIED")) continue;
-    names.push_back(absl::AsciiStrToLower(
-        absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name));
+    names.push_back(
+        absl::AsciiStrToLower(absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name));
   }
   return absl::StrJoin(names, ", ");
 }
@@ -222,9 +222,9 @@ class SpecParser {
       }
     }
     if (!node.IsMap()) {
-      return Error(node.Mark(), path,
-                   absl::StrCat("expected a mapping (", type->full_name(), "), got ",
-                                Describe(node)));
+      return Error(
+          node.Mark(), path,
+          absl::StrCat("expected a mapping (", type->full_name(), "), got ", Describe(node)));
     }
 
     absl::flat_hash_set<const FieldDescriptor*> seen;
@@ -236,8 +236,7 @@ class SpecParser {
       const YAML::Node& key = it->first;
       const YAML::Node& value = it->second;
       if (!key.IsScalar()) {
-        return Error(key.Mark(), path,
-                     absl::StrCat("expected a field name, got ", Describe(key)));
+        return Error(key.Mark(), path, absl::StrCat("expected a field name, got ", Describe(key)));
       }
       const std::string& name = key.Scalar();
       const FieldDescriptor* field = FindField(type, name);
@@ -250,10 +249,10 @@ class SpecParser {
       if (const OneofDescriptor* oneof = field->real_containing_oneof()) {
         auto [entry, inserted] = oneof_members.emplace(oneof, field);
         if (!inserted) {
-          return Error(key.Mark(), field_path,
-                       absl::StrCat("\"", entry->second->name(), "\" and \"", field->name(),
-                                    "\" are alternatives (oneof ", oneof->name(),
-                                    "); give only one"));
+          return Error(
+              key.Mark(), field_path,
+              absl::StrCat("\"", entry->second->name(), "\" and \"", field->name(),
+                           "\" are alternatives (oneof ", oneof->name(), "); give only one"));
         }
       }
       if (!field->is_repeated() && field->message_type() != nullptr &&
@@ -266,9 +265,9 @@ class SpecParser {
     }
 
     for (const auto& [field, value] : deferred) {
+      Message* target = message->GetReflection()->MutableMessage(message, field);
       absl::Status status = SetParameterValue(value, Join(path, field->name()),
-                                              SiblingParameterType(*message),
-                                              message->GetReflection()->MutableMessage(message, field));
+                                              SiblingParameterType(*message), target);
       if (!status.ok()) return status;
     }
     return absl::OkStatus();
@@ -294,8 +293,7 @@ class SpecParser {
   // The value of the enclosing message's `type` field when it is an hpo.v1.ParameterType.
   static std::optional<int> SiblingParameterType(const Message& message) {
     const FieldDescriptor* type_field = message.GetDescriptor()->FindFieldByName("type");
-    if (type_field == nullptr || type_field->is_repeated() ||
-        type_field->enum_type() == nullptr ||
+    if (type_field == nullptr || type_field->is_repeated() || type_field->enum_type() == nullptr ||
         type_field->enum_type()->full_name() != kParameterTypeEnum) {
       return std::nullopt;
     }
@@ -321,17 +319,17 @@ class SpecParser {
     if (named("double")) {
       std::optional<double> number = ParseDouble(text);
       if (!number) {
-        return Error(node.Mark(), path,
-                     absl::StrCat("expected a number for a double parameter, got ",
-                                  Describe(node)));
+        return Error(
+            node.Mark(), path,
+            absl::StrCat("expected a number for a double parameter, got ", Describe(node)));
       }
       reflection->SetDouble(value, number_field, *number);
     } else if (named("int")) {
       std::optional<int64_t> number = ParseInteger<int64_t>(text);
       if (!number) {
-        return Error(node.Mark(), path,
-                     absl::StrCat("expected an integer for an int parameter, got ",
-                                  Describe(node)));
+        return Error(
+            node.Mark(), path,
+            absl::StrCat("expected an integer for an int parameter, got ", Describe(node)));
       }
       reflection->SetInt64(value, int_field, *number);
     } else if (named("categorical") || node.Tag() == "!") {

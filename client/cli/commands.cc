@@ -42,15 +42,12 @@ const std::map<std::string, std::set<std::string>>& CommandFlags() {
   return *flags;
 }
 
-absl::Status UsageError(absl::string_view message) {
-  return absl::InvalidArgumentError(message);
-}
+absl::Status UsageError(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
 absl::StatusOr<int64_t> ParseId(absl::string_view text, absl::string_view what) {
   int64_t id = 0;
   if (!absl::SimpleAtoi(text, &id) || id <= 0) {
-    return UsageError(absl::StrCat("expected ", what, " (a positive integer), got \"", text,
-                                   "\""));
+    return UsageError(absl::StrCat("expected ", what, " (a positive integer), got \"", text, "\""));
   }
   return id;
 }
@@ -108,8 +105,8 @@ absl::Status ParsePositional(const std::vector<std::string>& args, CommandLine* 
     }
     if (command->failed) {
       if (!by_assignment && !command->values.empty()) {
-        return UsageError(absl::StrCat("--failed takes no metric values, got \"",
-                                       command->values.front(), "\""));
+        return UsageError(
+            absl::StrCat("--failed takes no metric values, got \"", command->values.front(), "\""));
       }
       return absl::OkStatus();
     }
@@ -137,8 +134,7 @@ absl::Status ParsePositional(const std::vector<std::string>& args, CommandLine* 
 // ---- Run helpers ---------------------------------------------------------------------------
 
 int Fail(std::ostream& err, int exit_code, const absl::Status& status) {
-  err << "error: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
-      << "\n";
+  err << "error: " << absl::StatusCodeToString(status.code()) << ": " << status.message() << "\n";
   return exit_code;
 }
 
@@ -166,10 +162,9 @@ int SetState(const CommandLine& command, const client::HpoClient& client,
   hpo::v1::SetExperimentStateResponse response;
   *response.mutable_experiment() = *experiment;
   return Emit(command, out, err, response,
-              absl::StrCat("experiment ", experiment->id(), " is now ",
-                           ShortEnumName(hpo::v1::ExperimentState_descriptor(),
-                                         experiment->state()),
-                           "\n"));
+              absl::StrCat(
+                  "experiment ", experiment->id(), " is now ",
+                  ShortEnumName(hpo::v1::ExperimentState_descriptor(), experiment->state()), "\n"));
 }
 
 }  // namespace
@@ -227,24 +222,23 @@ absl::StatusOr<MetricArg> ParseMetricArg(absl::string_view arg) {
       stddev_text = text.substr(at + separator.size());
       text = text.substr(0, at);
       if (stddev_text.empty()) {
-        return UsageError(absl::StrCat("missing stddev after \"", separator, "\" in \"", arg,
-                                       "\""));
+        return UsageError(
+            absl::StrCat("missing stddev after \"", separator, "\" in \"", arg, "\""));
       }
       break;
     }
   }
   std::optional<double> value = ParseFiniteDouble(text);
   if (!value) {
-    return UsageError(absl::StrCat("metric ", metric.name, ": expected a finite number, got \"",
-                                   text, "\""));
+    return UsageError(
+        absl::StrCat("metric ", metric.name, ": expected a finite number, got \"", text, "\""));
   }
   metric.value = *value;
   if (!stddev_text.empty()) {
     std::optional<double> stddev = ParseFiniteDouble(stddev_text);
     if (!stddev || *stddev < 0) {
       return UsageError(absl::StrCat("metric ", metric.name,
-                                     ": expected a finite stddev >= 0, got \"", stddev_text,
-                                     "\""));
+                                     ": expected a finite stddev >= 0, got \"", stddev_text, "\""));
     }
     metric.stddev = *stddev;
   }
@@ -426,8 +420,7 @@ absl::StatusOr<hpo::v1::CreateObservationRequest> BuildObservationRequest(
   absl::flat_hash_set<std::string> metrics;
   for (const auto& metric : experiment.metrics()) metrics.insert(metric.name());
   const std::vector<std::string> parameter_list = AssignmentColumns(experiment.search_space());
-  const absl::flat_hash_set<std::string> parameters(parameter_list.begin(),
-                                                    parameter_list.end());
+  const absl::flat_hash_set<std::string> parameters(parameter_list.begin(), parameter_list.end());
   const bool by_assignment = !command.assignment.empty();
   std::vector<std::pair<std::string, std::string>> assignment = command.assignment;
 
@@ -479,8 +472,8 @@ int Run(const CommandLine& command, const client::HpoClient& client, std::ostrea
     hpo::v1::CreateExperimentResponse response;
     *response.mutable_experiment() = *experiment;
     return Emit(command, out, err, response,
-                absl::StrCat("created experiment ", experiment->id(), " (",
-                             experiment->project(), "/", experiment->name(), ")\n"));
+                absl::StrCat("created experiment ", experiment->id(), " (", experiment->project(),
+                             "/", experiment->name(), ")\n"));
   }
 
   if (name == "list") {

@@ -69,8 +69,8 @@ struct CommandLine {
   std::vector<std::pair<std::string, std::string>> assignment;
   // observe: the positional name=value[±stddev] arguments, as text.
   std::vector<std::string> values;
-  bool failed = false;         // observe --failed
-  std::string failure_reason;  // observe --reason
+  bool failed = false;                         // observe --failed
+  std::string failure_reason;                  // observe --reason
   OutputFormat format = OutputFormat::kTable;  // --format table|csv|json; --json forces kJson
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -214,7 +215,7 @@ std::string BestSummary(const Experiment& experiment, const std::vector<Observat
 Table ExperimentListTable(const std::vector<Experiment>& experiments,
                           const absl::flat_hash_map<int64_t, std::string>& best_by_id) {
   Table table;
-  table.header = {"ID",  "NAME", "PROJECT", "STATE", "OBSERVATIONS/BUDGET",
+  table.header = {"ID",   "NAME", "PROJECT", "STATE", "OBSERVATIONS/BUDGET",
                   "OPEN", "BEST", "CREATED"};
   for (const Experiment& experiment : experiments) {
     auto best = best_by_id.find(experiment.id());
@@ -351,9 +352,9 @@ std::string DescribeExperiment(const Experiment& experiment) {
   add("name:", experiment.name());
   add("project:", experiment.project());
   add("state:", ShortEnumName(hpo::v1::ExperimentState_descriptor(), experiment.state()));
-  add("observations:", absl::StrCat(progress.observation_count(), "/",
-                                    experiment.observation_budget(), " (",
-                                    progress.failed_observation_count(), " failed)"));
+  add("observations:",
+      absl::StrCat(progress.observation_count(), "/", experiment.observation_budget(), " (",
+                   progress.failed_observation_count(), " failed)"));
   add("open suggestions:", absl::StrCat(progress.open_suggestion_count(), " (",
                                         progress.queued_suggestion_count(), " queued)"));
   add("parallel bandwidth:", absl::StrCat(experiment.parallel_bandwidth()));
@@ -366,15 +367,15 @@ std::string DescribeExperiment(const Experiment& experiment) {
   add("optimizer:", optimizer);
   if (experiment.has_pruner()) {
     const auto* oneof = hpo::v1::PrunerConfig::descriptor()->FindOneofByName("kind");
-    const auto* set = experiment.pruner().GetReflection()->GetOneofFieldDescriptor(
-        experiment.pruner(), oneof);
+    const auto* set =
+        experiment.pruner().GetReflection()->GetOneofFieldDescriptor(experiment.pruner(), oneof);
     add("pruner:", set == nullptr ? "none" : set->name());
   }
   add("created:", FormatTimestamp(experiment.create_time()));
   add("updated:", FormatTimestamp(experiment.update_time()));
-  for (const auto& [key, value] : experiment.metadata()) {
-    add(absl::StrCat("metadata.", key, ":"), value);
-  }
+  const std::map<std::string, std::string> metadata(experiment.metadata().begin(),
+                                                    experiment.metadata().end());
+  for (const auto& [key, value] : metadata) add(absl::StrCat("metadata.", key, ":"), value);
   // The summary has no header line: render it and drop the first (empty) line.
   std::string out = RenderTable(summary);
   out.erase(0, out.find('\n') + 1);
@@ -403,11 +404,11 @@ std::string DescribeExperiment(const Experiment& experiment) {
     if (parameter.categorical_values_size() > 0) {
       values = absl::StrJoin(parameter.categorical_values(), ", ");
     } else if (parameter.grid_size() > 0) {
-      values = absl::StrCat("{", absl::StrJoin(parameter.grid(), ", ",
-                                               [](std::string* out, double v) {
-                                                 out->append(FormatDouble(v));
-                                               }),
-                            "}");
+      values = absl::StrCat(
+          "{",
+          absl::StrJoin(parameter.grid(), ", ",
+                        [](std::string* out, double v) { out->append(FormatDouble(v)); }),
+          "}");
     } else if (parameter.has_bounds()) {
       values = absl::StrCat("[", FormatDouble(parameter.bounds().min()), ", ",
                             FormatDouble(parameter.bounds().max()), "]");
@@ -426,8 +427,8 @@ std::string DescribeExperiment(const Experiment& experiment) {
          FormatParameterValue(parameter.default_value()), absl::StrJoin(conditions, " and ")});
   }
   for (const auto& conditional : space.conditionals()) {
-    parameters.rows.push_back({conditional.name(), "conditional",
-                               absl::StrJoin(conditional.values(), ", "), "", "", ""});
+    parameters.rows.push_back(
+        {conditional.name(), "conditional", absl::StrJoin(conditional.values(), ", "), "", "", ""});
   }
   absl::StrAppend(&out, "\n", RenderTable(parameters));
 
@@ -436,9 +437,9 @@ std::string DescribeExperiment(const Experiment& experiment) {
     for (const auto& constraint : space.linear_constraints()) {
       std::vector<std::string> terms;
       for (const auto& term : constraint.terms()) {
-        terms.push_back(term.weight() == 1 ? term.name()
-                                           : absl::StrCat(FormatDouble(term.weight()), "*",
-                                                          term.name()));
+        terms.push_back(term.weight() == 1
+                            ? term.name()
+                            : absl::StrCat(FormatDouble(term.weight()), "*", term.name()));
       }
       const char* op = constraint.type() == hpo::v1::CONSTRAINT_TYPE_GREATER_THAN ? ">=" : "<=";
       absl::StrAppend(&out, absl::StrJoin(terms, " + "), " ", op, " ",
@@ -449,10 +450,10 @@ std::string DescribeExperiment(const Experiment& experiment) {
 }
 
 std::string DescribeSuggestion(const hpo::v1::Suggestion& suggestion) {
-  std::string out = absl::StrCat(
-      "suggestion ", suggestion.id(), " (",
-      ShortEnumName(hpo::v1::SuggestionState_descriptor(), suggestion.state()), ", source ",
-      suggestion.source().empty() ? "-" : suggestion.source(), ")\n");
+  std::string out =
+      absl::StrCat("suggestion ", suggestion.id(), " (",
+                   ShortEnumName(hpo::v1::SuggestionState_descriptor(), suggestion.state()),
+                   ", source ", suggestion.source().empty() ? "-" : suggestion.source(), ")\n");
   // Sorted by name: the map has no order of its own.
   std::vector<std::string> names;
   for (const auto& [name, value] : suggestion.assignment().values()) names.push_back(name);

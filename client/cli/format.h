@@ -39,9 +39,9 @@ std::string RenderCsv(const Table& table);
 // One CSV field, quoted only when needed (see RenderCsv).
 std::string CsvField(absl::string_view text);
 
-// Protobuf JSON of `message` with proto field names (snake_case), enums by full name, fields at
-// their default values included, two-space indentation, and a final newline. int64 values are
-// strings, as proto3 JSON requires.
+// Protobuf JSON of `message` with proto field names (snake_case), enums by full name, fields
+// at their default values included, indented (protobuf's layout), and a final newline. int64
+// values are strings, as proto3 JSON requires.
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
 
 // The shortest decimal that reads back as the same double ("0.1", "1e-05", "30", "nan", "inf").

@@ -38,9 +38,9 @@ class FakeExperimentService final : public hpo::v1::ExperimentService::Service {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, experiment] : experiments_) {
       if (experiment.name() == request->experiment().name()) {
-        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
-                            absl::StrCat("experiment name \"", experiment.name(),
-                                         "\" already exists"));
+        return grpc::Status(
+            grpc::StatusCode::ALREADY_EXISTS,
+            absl::StrCat("experiment name \"", experiment.name(), "\" already exists"));
       }
     }
     hpo::v1::Experiment experiment = request->experiment();
@@ -246,8 +246,7 @@ class FakeTrialService final : public hpo::v1::TrialService::Service {
     response->mutable_heartbeat_interval()->set_seconds(5);
     return grpc::Status::OK;
   }
-  grpc::Status LeaseTrial(grpc::ServerContext* context,
-                          const hpo::v1::LeaseTrialRequest* request,
+  grpc::Status LeaseTrial(grpc::ServerContext* context, const hpo::v1::LeaseTrialRequest* request,
                           hpo::v1::LeaseTrialResponse* response) override {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no active experiment");
   }

@@ -44,8 +44,7 @@ TEST(FromGrpcStatusTest, OkIsOk) { EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).
 
 TEST(FromGrpcStatusTest, CodesMatchNumericallyAndMessageIsKept) {
   for (int code = 1; code <= 16; ++code) {
-    absl::Status status =
-        FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), "why"));
+    absl::Status status = FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), "why"));
     EXPECT_EQ(static_cast<int>(status.code()), code);
     EXPECT_EQ(status.message(), "why");
   }
@@ -141,8 +140,7 @@ TEST_F(HpoClientTest, ListPassesProjectAndStates) {
 }
 
 TEST_F(HpoClientTest, SuggestObserveAndBest) {
-  absl::StatusOr<hpo::v1::Experiment> experiment =
-      client_->CreateExperiment(SmallExperiment("s"));
+  absl::StatusOr<hpo::v1::Experiment> experiment = client_->CreateExperiment(SmallExperiment("s"));
   ASSERT_TRUE(experiment.ok());
   absl::StatusOr<hpo::v1::Suggestion> suggestion =
       client_->CreateSuggestion(experiment->id(), {{"host", "a"}});
@@ -182,8 +180,7 @@ TEST_F(HpoClientTest, SuggestObserveAndBest) {
 }
 
 TEST_F(HpoClientTest, SetExperimentStateReturnsTheExperiment) {
-  absl::StatusOr<hpo::v1::Experiment> experiment =
-      client_->CreateExperiment(SmallExperiment("p"));
+  absl::StatusOr<hpo::v1::Experiment> experiment = client_->CreateExperiment(SmallExperiment("p"));
   ASSERT_TRUE(experiment.ok());
   absl::StatusOr<hpo::v1::Experiment> paused =
       client_->SetExperimentState(experiment->id(), hpo::v1::EXPERIMENT_STATE_PAUSED);

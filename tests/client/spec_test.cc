@@ -72,8 +72,7 @@ TEST(SpecExamplesTest, DlrmParses) {
 }
 
 TEST(SpecExamplesTest, BraninJsonParses) {
-  absl::StatusOr<hpo::v1::Experiment> experiment =
-      LoadExperimentSpec(ExamplePath("branin.json"));
+  absl::StatusOr<hpo::v1::Experiment> experiment = LoadExperimentSpec(ExamplePath("branin.json"));
   ASSERT_TRUE(experiment.ok()) << experiment.status();
   EXPECT_EQ(experiment->search_space().parameters_size(), 2);
   EXPECT_EQ(experiment->metrics(0).objective(), hpo::v1::OBJECTIVE_MINIMIZE);
@@ -258,8 +257,7 @@ TEST(SpecTest, MapsAndRepeatedScalars) {
       "    - {name: g, type: double, grid: [1, 2.5, 1e3]}\n");
   EXPECT_EQ(experiment.metadata().at("owner"), "ads");
   EXPECT_EQ(experiment.metadata().at("version"), "3");
-  EXPECT_THAT(experiment.search_space().parameters(0).grid(),
-              ::testing::ElementsAre(1, 2.5, 1000));
+  EXPECT_THAT(experiment.search_space().parameters(0).grid(), ::testing::ElementsAre(1, 2.5, 1000));
   EXPECT_THAT(ParseError("metadata: [a, b]\n"),
               HasSubstr("spec.yaml:1: metadata: expected a mapping, got a list"));
   EXPECT_THAT(ParseError("search_space:\n  parameters:\n    - {name: g, grid: 3}\n"),
@@ -316,9 +314,9 @@ TEST(SpecTest, SpecialDoublesAndTimestamps) {
 
 TEST(SpecTest, GenericMessagesAndAssignmentValuesAreGuessed) {
   hpo::v1::QueueSuggestionRequest request;
-  absl::Status status = ParseSpecInto(
-      "experiment_id: 3\nassignment:\n  values: {a: 1, b: 0.5, c: sgd, d: \"7\"}\n", "q.yaml",
-      &request);
+  absl::Status status =
+      ParseSpecInto("experiment_id: 3\nassignment:\n  values: {a: 1, b: 0.5, c: sgd, d: \"7\"}\n",
+                    "q.yaml", &request);
   ASSERT_TRUE(status.ok()) << status;
   const auto& values = request.assignment().values();
   EXPECT_EQ(values.at("a").int_value(), 1);

@@ -97,8 +97,8 @@ TEST(ParseCommandLineTest, IdsArePositiveIntegers) {
               HasSubstr("expected an experiment ID (a positive integer), got \"abc\""));
   EXPECT_THAT(ParseError({"get", "0"}), HasSubstr("positive integer"));
   EXPECT_THAT(ParseError({"get", "1", "2"}), HasSubstr("usage: hpo-cli get ID"));
-  for (const char* name : {"suggest", "suggestions", "observations", "best", "pause", "resume",
-                           "archive"}) {
+  for (const char* name :
+       {"suggest", "suggestions", "observations", "best", "pause", "resume", "archive"}) {
     absl::StatusOr<CommandLine> command = Parse({name, "12"});
     ASSERT_TRUE(command.ok()) << name << ": " << command.status();
     EXPECT_EQ(command->experiment_id, 12);
@@ -147,11 +147,11 @@ TEST(ParseCommandLineTest, ObserveFailed) {
 }
 
 TEST(ParseCommandLineTest, ObserveWithAssignment) {
-  absl::StatusOr<CommandLine> command = Parse(
-      {"observe", "3", "--assignment", "lr=0.1,opt=sgd", "--assignment=steps=5", "auc=0.8"});
+  absl::StatusOr<CommandLine> command =
+      Parse({"observe", "3", "--assignment", "lr=0.1,opt=sgd", "--assignment=steps=5", "auc=0.8"});
   ASSERT_TRUE(command.ok()) << command.status();
-  EXPECT_THAT(command->assignment, ::testing::ElementsAre(Pair("lr", "0.1"), Pair("opt", "sgd"),
-                                                          Pair("steps", "5")));
+  EXPECT_THAT(command->assignment,
+              ::testing::ElementsAre(Pair("lr", "0.1"), Pair("opt", "sgd"), Pair("steps", "5")));
   EXPECT_EQ(command->suggestion_id, 0);
 }
 
@@ -230,9 +230,9 @@ hpo::v1::Experiment SmallExperiment() {
 }
 
 TEST(BuildAssignmentTest, TypesFromTheSpace) {
-  absl::StatusOr<hpo::v1::Assignment> assignment = BuildAssignment(
-      SmallExperiment().search_space(),
-      {{"lr", "1"}, {"steps", "8000"}, {"act", "relu"}, {"opt", "lamb"}});
+  absl::StatusOr<hpo::v1::Assignment> assignment =
+      BuildAssignment(SmallExperiment().search_space(),
+                      {{"lr", "1"}, {"steps", "8000"}, {"act", "relu"}, {"opt", "lamb"}});
   ASSERT_TRUE(assignment.ok()) << assignment.status();
   const auto& values = assignment->values();
   EXPECT_EQ(values.at("lr").kind_case(), hpo::v1::ParameterValue::kNumberValue);
@@ -418,8 +418,7 @@ TEST_F(RunTest, SuggestObserveObservationsBest) {
   ASSERT_EQ(RunCli({"suggest", "1"}), kExitOk) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("suggestion 1 (open, source random)"));
 
-  ASSERT_EQ(RunCli({"observe", "1", "--suggestion", "1", "loss=0.25+-0.5"}), kExitOk)
-      << err_.str();
+  ASSERT_EQ(RunCli({"observe", "1", "--suggestion", "1", "loss=0.25+-0.5"}), kExitOk) << err_.str();
   EXPECT_EQ(out_.str(), "observation 1 recorded for suggestion 1\n");
   hpo::v1::CreateObservationRequest request = server_.experiments().last_observation_request();
   ASSERT_EQ(request.values_size(), 1);

@@ -110,8 +110,7 @@ TEST(FormatTest, ParameterValuesAndTimes) {
 }
 
 TEST(FormatTest, ShortEnumNames) {
-  EXPECT_EQ(ShortEnumName(hpo::v1::ExperimentState_descriptor(),
-                          hpo::v1::EXPERIMENT_STATE_PAUSED),
+  EXPECT_EQ(ShortEnumName(hpo::v1::ExperimentState_descriptor(), hpo::v1::EXPERIMENT_STATE_PAUSED),
             "paused");
   EXPECT_EQ(ShortEnumName(hpo::v1::Transformation_descriptor(), hpo::v1::TRANSFORMATION_LOG),
             "log");
@@ -142,8 +141,7 @@ TEST(ObservationTableTest, OneColumnPerParameterAndMetric) {
   failed.set_failed(true);
   std::string text = RenderTable(ObservationTable(
       experiment,
-      {MakeObservation(1, 0.5, "lamb", 0.8, 0.01), MakeObservation(2, 12, "sgd", 0.79, {}),
-       failed},
+      {MakeObservation(1, 0.5, "lamb", 0.8, 0.01), MakeObservation(2, 12, "sgd", 0.79, {}), failed},
       /*for_csv=*/false));
   EXPECT_EQ(text,
             "ID  SUGGESTION  opt   lr   steps  auc       train_seconds  FAILED\n"
