@@ -40,6 +40,11 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Turns the streamed expression into void so HPO_LOG works as a statement in any if/else.
+struct Voidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace logging_internal
 }  // namespace hpo
 
@@ -48,11 +53,12 @@ class LogMessage {
 #define HPO_LOG_LEVEL_WARNING ::hpo::LogLevel::kWarning
 #define HPO_LOG_LEVEL_ERROR ::hpo::LogLevel::kError
 
-#define HPO_LOG(severity)                                                 \
-  if (HPO_LOG_LEVEL_##severity < ::hpo::GetLogLevel()) {                  \
-  } else                                                                  \
-    ::hpo::logging_internal::LogMessage(HPO_LOG_LEVEL_##severity, __FILE__, \
-                                        __LINE__)                          \
-        .stream()
+#define HPO_LOG(severity)                                                      \
+  (HPO_LOG_LEVEL_##severity < ::hpo::GetLogLevel())                            \
+      ? (void)0                                                                \
+      : ::hpo::logging_internal::Voidify() &                                   \
+            ::hpo::logging_internal::LogMessage(HPO_LOG_LEVEL_##severity, __FILE__, \
+                                                __LINE__)                      \
+                .stream()
 
 #endif  // HPO_COMMON_LOGGING_H_

@@ -1,0 +1,124 @@
+// hpo-server: the gRPC optimizer service on an embedded SQLite database.
+//
+//   hpo-server [--data_dir=hpo-data] [--db=PATH] [--listen=127.0.0.1:50051] [--log_level=info]
+//
+// Stops cleanly on SIGTERM or SIGINT: new calls are refused, running calls get a grace period,
+// then the database is closed. Everything acknowledged is already committed.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+#include "server/service/experiment_manager.h"
+#include "server/service/experiment_service.h"
+#include "server/store/sqlite_store.h"
+
+ABSL_FLAG(std::string, data_dir, "hpo-data", "Directory for the database when --db is not given.");
+ABSL_FLAG(std::string, db, "", "SQLite database file (default: <data_dir>/hpo.db).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC listen address; port 0 picks a free port (see --port_file).");
+ABSL_FLAG(std::string, port_file, "", "If set, the bound port is written to this file.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(int, shutdown_grace_seconds, 5, "Seconds running calls get to finish on shutdown.");
+
+namespace {
+
+int Run() {
+  hpo::LogLevel level;
+  if (!hpo::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "hpo-server: --log_level: unknown level \"%s\"\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
+  hpo::SetLogLevel(level);
+
+  std::string db_path = absl::GetFlag(FLAGS_db);
+  if (db_path.empty()) {
+    const std::string dir = absl::GetFlag(FLAGS_data_dir);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      HPO_LOG(ERROR) << "cannot create --data_dir " << dir << ": " << ec.message();
+      return 1;
+    }
+    db_path = (std::filesystem::path(dir) / "hpo.db").string();
+  }
+
+  auto store = hpo::store::SqliteStore::Open(db_path);
+  if (!store.ok()) {
+    HPO_LOG(ERROR) << "cannot open database " << db_path << ": " << store.status();
+    return 1;
+  }
+  const auto& migration = (*store)->migration();
+  HPO_LOG(INFO) << "database " << db_path << " at schema version " << migration.to_version
+                << (migration.from_version != migration.to_version
+                        ? absl::StrCat(" (migrated from ", migration.from_version, ")")
+                        : std::string());
+
+  hpo::service::ExperimentManager manager(store->get(), hpo::RealClock());
+  hpo::service::ExperimentService experiment_service(&manager);
+
+  // Signals are blocked before gRPC starts its threads, so only sigwait() below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&experiment_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    HPO_LOG(ERROR) << "cannot listen on " << absl::GetFlag(FLAGS_listen);
+    return 1;
+  }
+  const absl::Status ping = manager.Ping();
+  server->GetHealthCheckService()->SetServingStatus(ping.ok());
+  if (!ping.ok()) HPO_LOG(ERROR) << "database check failed: " << ping;
+
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    const std::string tmp = absl::GetFlag(FLAGS_port_file) + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::filesystem::rename(tmp, absl::GetFlag(FLAGS_port_file));
+  }
+  HPO_LOG(INFO) << "hpo-server listening on " << host << ":" << port;
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  HPO_LOG(INFO) << "received " << strsignal(signal_number) << ", shutting down";
+  server->GetHealthCheckService()->SetServingStatus(false);
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  server->Wait();
+  HPO_LOG(INFO) << "stopped";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "hpo-server: hyperparameter optimization service.\n"
+      "Usage: hpo-server [--listen=127.0.0.1:50051] [--data_dir=hpo-data | --db=FILE]");
+  absl::ParseCommandLine(argc, argv);
+  return Run();
+}

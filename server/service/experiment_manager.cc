@@ -1,0 +1,411 @@
+#include "server/service/experiment_manager.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/optimizer/optimizer.h"
+#include "server/service/best_assignments.h"
+#include "server/space/validation.h"
+
+namespace hpo::service {
+namespace {
+
+using ::hpo::v1::Experiment;
+using ::hpo::v1::ExperimentState;
+using ::hpo::v1::Observation;
+using ::hpo::v1::Suggestion;
+using ::hpo::v1::SuggestionState;
+
+constexpr char kDefaultProject[] = "default";
+constexpr char kDefaultOptimizer[] = "quasi_random";
+
+std::string StateName(ExperimentState state) {
+  switch (state) {
+    case hpo::v1::EXPERIMENT_STATE_ACTIVE: return "active";
+    case hpo::v1::EXPERIMENT_STATE_PAUSED: return "paused";
+    case hpo::v1::EXPERIMENT_STATE_COMPLETED: return "completed";
+    case hpo::v1::EXPERIMENT_STATE_ARCHIVED: return "archived";
+    default: return "unspecified";
+  }
+}
+
+std::string SuggestionStateName(SuggestionState state) {
+  switch (state) {
+    case hpo::v1::SUGGESTION_STATE_QUEUED: return "queued";
+    case hpo::v1::SUGGESTION_STATE_OPEN: return "open";
+    case hpo::v1::SUGGESTION_STATE_ACTIVE: return "active";
+    case hpo::v1::SUGGESTION_STATE_COMPLETED: return "completed";
+    case hpo::v1::SUGGESTION_STATE_FAILED: return "failed";
+    case hpo::v1::SUGGESTION_STATE_PRUNED: return "pruned";
+    case hpo::v1::SUGGESTION_STATE_DELETED: return "deleted";
+    default: return "unspecified";
+  }
+}
+
+bool IsOpen(SuggestionState s) {
+  return s == hpo::v1::SUGGESTION_STATE_OPEN || s == hpo::v1::SUGGESTION_STATE_ACTIVE;
+}
+
+// Fills the defaults documented in experiment.proto so that stored specs are explicit.
+Experiment WithDefaults(const Experiment& spec) {
+  Experiment e = spec;
+  e.clear_id();
+  e.clear_create_time();
+  e.clear_update_time();
+  e.clear_progress();
+  e.set_state(hpo::v1::EXPERIMENT_STATE_ACTIVE);
+  if (e.project().empty()) e.set_project(kDefaultProject);
+  if (e.parallel_bandwidth() == 0) e.set_parallel_bandwidth(1);
+  for (hpo::v1::Metric& m : *e.mutable_metrics()) {
+    if (m.objective() == hpo::v1::OBJECTIVE_UNSPECIFIED) m.set_objective(hpo::v1::OBJECTIVE_MAXIMIZE);
+    if (m.strategy() == hpo::v1::METRIC_STRATEGY_UNSPECIFIED) {
+      m.set_strategy(hpo::v1::METRIC_STRATEGY_OPTIMIZE);
+    }
+    if (m.reduction() == hpo::v1::CURVE_REDUCTION_UNSPECIFIED) {
+      m.set_reduction(hpo::v1::CURVE_REDUCTION_LATEST);
+    }
+  }
+  if (e.optimizer().algorithm().empty()) e.mutable_optimizer()->set_algorithm(kDefaultOptimizer);
+  if (e.optimizer().seed() == 0) {
+    absl::BitGen gen;
+    e.mutable_optimizer()->set_seed(absl::Uniform<uint64_t>(gen, 1, UINT64_MAX));
+  }
+  return e;
+}
+
+// Same result reported twice? Values are compared as a set by metric name.
+bool SameResult(const Observation& stored, const hpo::v1::CreateObservationRequest& request) {
+  if (stored.failed() != request.failed()) return false;
+  if (stored.failed()) return stored.failure_reason() == request.failure_reason();
+  if (stored.values_size() != request.values_size()) return false;
+  for (const auto& v : request.values()) {
+    auto it = std::find_if(stored.values().begin(), stored.values().end(),
+                           [&](const auto& s) { return s.name() == v.name(); });
+    if (it == stored.values().end() || it->value() != v.value() ||
+        it->has_stddev() != v.has_stddev() || (v.has_stddev() && it->stddev() != v.stddev())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status RequireId(int64_t id, absl::string_view field) {
+  if (id <= 0) return absl::InvalidArgumentError(absl::StrCat(field, ": must be a positive id"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Experiment> ExperimentManager::CreateExperiment(const Experiment& spec) {
+  HPO_RETURN_IF_ERROR(space::ValidateExperiment(spec));
+  Experiment experiment = WithDefaults(spec);
+  absl::MutexLock lock(&mu_);
+  Experiment created;
+  HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
+    HPO_ASSIGN_OR_RETURN(created, store_->InsertExperiment(experiment));
+    return absl::OkStatus();
+  }));
+  return created;
+}
+
+absl::StatusOr<Experiment> ExperimentManager::GetExperiment(int64_t experiment_id) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  return store_->GetExperiment(experiment_id);
+}
+
+absl::StatusOr<std::vector<Experiment>> ExperimentManager::ListExperiments(
+    const std::string& project, std::vector<ExperimentState> states) {
+  if (states.empty()) {
+    states = {hpo::v1::EXPERIMENT_STATE_ACTIVE, hpo::v1::EXPERIMENT_STATE_PAUSED,
+              hpo::v1::EXPERIMENT_STATE_COMPLETED};
+  }
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (!hpo::v1::ExperimentState_IsValid(states[i]) ||
+        states[i] == hpo::v1::EXPERIMENT_STATE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat("states[", i, "]: unknown state ", states[i]));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  return store_->ListExperiments(project, states);
+}
+
+absl::StatusOr<Experiment> ExperimentManager::SetExperimentState(int64_t experiment_id,
+                                                                 ExperimentState state) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  if (state == hpo::v1::EXPERIMENT_STATE_UNSPECIFIED || !hpo::v1::ExperimentState_IsValid(state)) {
+    return absl::InvalidArgumentError("state: must be active, paused, completed or archived");
+  }
+  absl::MutexLock lock(&mu_);
+  Experiment result;
+  HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
+    HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+    const ExperimentState from = e.state();
+    if (from != state) {
+      if (from == hpo::v1::EXPERIMENT_STATE_ARCHIVED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("experiment ", experiment_id, " is archived and read-only"));
+      }
+      if (state == hpo::v1::EXPERIMENT_STATE_ACTIVE &&
+          from == hpo::v1::EXPERIMENT_STATE_COMPLETED &&
+          e.progress().observation_count() >= e.observation_budget()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "experiment ", experiment_id, " has spent its observation budget (",
+            e.observation_budget(), "); it cannot be resumed"));
+      }
+      if (state == hpo::v1::EXPERIMENT_STATE_PAUSED && from != hpo::v1::EXPERIMENT_STATE_ACTIVE) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "experiment ", experiment_id, " is ", StateName(from), "; only active ones pause"));
+      }
+      HPO_RETURN_IF_ERROR(store_->UpdateExperimentState(experiment_id, state));
+    }
+    HPO_ASSIGN_OR_RETURN(result, store_->GetExperiment(experiment_id));
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<Suggestion> ExperimentManager::CreateSuggestion(
+    int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  Suggestion result;
+  HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
+    HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+    if (e.state() != hpo::v1::EXPERIMENT_STATE_ACTIVE) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("experiment ", experiment_id, " is ", StateName(e.state()),
+                       e.state() == hpo::v1::EXPERIMENT_STATE_COMPLETED
+                           ? absl::StrCat(" (observation budget ", e.observation_budget(), ")")
+                           : "",
+                       "; suggestions are issued only while it is active"));
+    }
+    const auto& p = e.progress();
+    if (p.open_suggestion_count() >= e.parallel_bandwidth()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "experiment ", experiment_id, " has ", p.open_suggestion_count(),
+          " open suggestions, its parallel_bandwidth; observe or delete one first"));
+    }
+    if (p.observation_count() + p.open_suggestion_count() >= e.observation_budget()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "experiment ", experiment_id, " observation_budget ", e.observation_budget(),
+          " is taken by ", p.observation_count(), " observations and ",
+          p.open_suggestion_count(), " open suggestions"));
+    }
+    HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> queued,
+                         store_->ListSuggestions(experiment_id, {hpo::v1::SUGGESTION_STATE_QUEUED}));
+    if (!queued.empty()) {
+      result = std::move(queued.front());
+      result.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
+      for (const auto& [k, v] : metadata) (*result.mutable_metadata())[k] = v;
+      HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
+      HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
+      return absl::OkStatus();
+    }
+    optimizer::History history;
+    HPO_ASSIGN_OR_RETURN(history.observations, store_->ListObservations(experiment_id));
+    HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> pending,
+                         store_->ListSuggestions(experiment_id, {hpo::v1::SUGGESTION_STATE_OPEN,
+                                                                 hpo::v1::SUGGESTION_STATE_ACTIVE}));
+    for (const Suggestion& s : pending) history.pending.push_back(s.assignment());
+    HPO_ASSIGN_OR_RETURN(history.suggestion_count, store_->CountIssuedSuggestions(experiment_id));
+    HPO_ASSIGN_OR_RETURN(std::unique_ptr<optimizer::Optimizer> opt,
+                         optimizer::CreateOptimizer(e));
+    HPO_ASSIGN_OR_RETURN(std::vector<optimizer::Proposal> proposals, opt->Suggest(history, 1));
+    if (proposals.empty()) return absl::InternalError("optimizer returned no proposal");
+    Suggestion s;
+    s.set_experiment_id(experiment_id);
+    s.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
+    s.set_source(proposals.front().source);
+    *s.mutable_assignment() = std::move(proposals.front().assignment);
+    *s.mutable_metadata() = metadata;
+    HPO_ASSIGN_OR_RETURN(result, store_->InsertSuggestion(s));
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<Suggestion> ExperimentManager::QueueSuggestion(
+    int64_t experiment_id, const hpo::v1::Assignment& assignment,
+    const google::protobuf::Map<std::string, std::string>& metadata) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  Suggestion result;
+  HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
+    HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+    if (e.state() == hpo::v1::EXPERIMENT_STATE_ARCHIVED ||
+        e.state() == hpo::v1::EXPERIMENT_STATE_COMPLETED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "experiment ", experiment_id, " is ", StateName(e.state()), "; nothing can be queued"));
+    }
+    HPO_ASSIGN_OR_RETURN(hpo::v1::Assignment complete,
+                         space::CompleteAssignment(e.search_space(), assignment, "assignment"));
+    Suggestion s;
+    s.set_experiment_id(experiment_id);
+    s.set_state(hpo::v1::SUGGESTION_STATE_QUEUED);
+    s.set_source("queued");
+    *s.mutable_assignment() = std::move(complete);
+    *s.mutable_metadata() = metadata;
+    HPO_ASSIGN_OR_RETURN(result, store_->InsertSuggestion(s));
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<std::vector<Suggestion>> ExperimentManager::ListSuggestions(
+    int64_t experiment_id, const std::vector<SuggestionState>& states) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  HPO_RETURN_IF_ERROR(store_->GetExperiment(experiment_id).status());
+  return store_->ListSuggestions(experiment_id, states);
+}
+
+absl::StatusOr<Suggestion> ExperimentManager::GetOwnedSuggestion(int64_t experiment_id,
+                                                                 int64_t suggestion_id) {
+  absl::StatusOr<Suggestion> s = store_->GetSuggestion(suggestion_id);
+  if (s.ok() && s->experiment_id() != experiment_id) {
+    return absl::NotFoundError(absl::StrCat("suggestion ", suggestion_id,
+                                            " not found in experiment ", experiment_id));
+  }
+  return s;
+}
+
+absl::StatusOr<Suggestion> ExperimentManager::DeleteSuggestion(int64_t experiment_id,
+                                                               int64_t suggestion_id) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  HPO_RETURN_IF_ERROR(RequireId(suggestion_id, "suggestion_id"));
+  absl::MutexLock lock(&mu_);
+  Suggestion result;
+  HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
+    HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+    if (e.state() == hpo::v1::EXPERIMENT_STATE_ARCHIVED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("experiment ", experiment_id, " is archived and read-only"));
+    }
+    HPO_ASSIGN_OR_RETURN(result, GetOwnedSuggestion(experiment_id, suggestion_id));
+    if (!IsOpen(result.state()) && result.state() != hpo::v1::SUGGESTION_STATE_QUEUED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "suggestion ", suggestion_id, " is ", SuggestionStateName(result.state()),
+          "; only queued, open or active suggestions can be deleted"));
+    }
+    result.set_state(hpo::v1::SUGGESTION_STATE_DELETED);
+    HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
+    HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(suggestion_id));
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<Observation> ExperimentManager::CreateObservation(
+    const hpo::v1::CreateObservationRequest& request) {
+  HPO_RETURN_IF_ERROR(RequireId(request.experiment_id(), "experiment_id"));
+  if (request.suggestion_id() < 0) {
+    return absl::InvalidArgumentError("suggestion_id: must be a positive id");
+  }
+  if (request.suggestion_id() != 0 && request.has_assignment()) {
+    return absl::InvalidArgumentError(
+        "assignment: give either suggestion_id or assignment, not both");
+  }
+  if (request.suggestion_id() == 0 && !request.has_assignment()) {
+    return absl::InvalidArgumentError(
+        "suggestion_id: required (or an assignment evaluated outside the service)");
+  }
+  if (!request.failed() && !request.failure_reason().empty()) {
+    return absl::InvalidArgumentError("failure_reason: only allowed with failed: true");
+  }
+  absl::MutexLock lock(&mu_);
+  Observation result;
+  HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
+    const int64_t experiment_id = request.experiment_id();
+    HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+    if (e.state() == hpo::v1::EXPERIMENT_STATE_ARCHIVED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("experiment ", experiment_id, " is archived and read-only"));
+    }
+    HPO_RETURN_IF_ERROR(
+        space::ValidateObservationValues(e, request.values(), request.failed(), "values"));
+    Observation o;
+    o.set_experiment_id(experiment_id);
+    *o.mutable_values() = request.values();
+    o.set_failed(request.failed());
+    o.set_failure_reason(request.failure_reason());
+    *o.mutable_metadata() = request.metadata();
+    if (request.suggestion_id() != 0) {
+      HPO_ASSIGN_OR_RETURN(Suggestion s, GetOwnedSuggestion(experiment_id, request.suggestion_id()));
+      HPO_ASSIGN_OR_RETURN(std::optional<Observation> existing,
+                           store_->FindObservationBySuggestion(s.id()));
+      if (existing.has_value()) {
+        if (SameResult(*existing, request)) {
+          result = *std::move(existing);
+          return absl::OkStatus();
+        }
+        return absl::AlreadyExistsError(absl::StrCat(
+            "suggestion_id: suggestion ", s.id(), " is already observed (observation ",
+            existing->id(), ") with other values"));
+      }
+      if (!IsOpen(s.state())) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "suggestion_id: suggestion ", s.id(), " is ", SuggestionStateName(s.state()),
+            "; only open or active suggestions can be observed"));
+      }
+      o.set_suggestion_id(s.id());
+      *o.mutable_assignment() = s.assignment();
+      s.set_state(request.failed() ? hpo::v1::SUGGESTION_STATE_FAILED
+                                   : hpo::v1::SUGGESTION_STATE_COMPLETED);
+      s.clear_lease_expire_time();
+      HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(s));
+    } else {
+      if (e.state() == hpo::v1::EXPERIMENT_STATE_COMPLETED) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "experiment ", experiment_id, " is completed; only its open suggestions are observed"));
+      }
+      HPO_RETURN_IF_ERROR(
+          space::ValidateAssignment(e.search_space(), request.assignment(), "assignment"));
+      *o.mutable_assignment() = request.assignment();
+    }
+    HPO_ASSIGN_OR_RETURN(result, store_->InsertObservation(o));
+    if (e.state() == hpo::v1::EXPERIMENT_STATE_ACTIVE &&
+        e.progress().observation_count() + 1 >= e.observation_budget()) {
+      HPO_RETURN_IF_ERROR(
+          store_->UpdateExperimentState(experiment_id, hpo::v1::EXPERIMENT_STATE_COMPLETED));
+    }
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<std::vector<Observation>> ExperimentManager::ListObservations(
+    int64_t experiment_id) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  HPO_RETURN_IF_ERROR(store_->GetExperiment(experiment_id).status());
+  return store_->ListObservations(experiment_id);
+}
+
+absl::StatusOr<std::vector<Observation>> ExperimentManager::GetBestAssignments(
+    int64_t experiment_id) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+  HPO_ASSIGN_OR_RETURN(std::vector<Observation> all, store_->ListObservations(experiment_id));
+  return BestAssignments(e, all);
+}
+
+absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ExperimentManager::ListCheckpoints(
+    int64_t experiment_id, int64_t suggestion_id) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  HPO_RETURN_IF_ERROR(RequireId(suggestion_id, "suggestion_id"));
+  absl::MutexLock lock(&mu_);
+  HPO_RETURN_IF_ERROR(GetOwnedSuggestion(experiment_id, suggestion_id).status());
+  return store_->ListCheckpoints(suggestion_id);
+}
+
+absl::Status ExperimentManager::Ping() {
+  absl::MutexLock lock(&mu_);
+  return store_->Ping();
+}
+
+}  // namespace hpo::service

@@ -1,0 +1,88 @@
+// File: server/service/experiment_manager.h
+//
+// The plain C++ core behind ExperimentService: validates requests, applies the experiment
+// lifecycle rules and persists through the Store, one transaction per write. The gRPC adapter
+// (experiment_service.h) only converts types; the dashboard reuses this class.
+//
+// Error codes: INVALID_ARGUMENT (bad spec or request; the message names the field),
+// NOT_FOUND (unknown experiment or suggestion, or one of another experiment),
+// ALREADY_EXISTS (duplicate experiment name; a suggestion observed with other values),
+// FAILED_PRECONDITION (state forbids the call: paused, completed or archived experiment, full
+// parallel bandwidth, spent budget, closed suggestion), plus the store's codes.
+// A call that fails writes nothing.
+//
+// Thread-safe: every call holds one mutex, so the store sees one caller at a time.
+#ifndef HPO_SERVER_SERVICE_EXPERIMENT_MANAGER_H_
+#define HPO_SERVER_SERVICE_EXPERIMENT_MANAGER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "hpo/v1/experiment_service.pb.h"
+#include "server/store/store.h"
+
+namespace hpo::service {
+
+class ExperimentManager {
+ public:
+  // `store` and `clock` are not owned and must outlive the manager.
+  ExperimentManager(store::Store* store, Clock* clock) : store_(store), clock_(clock) {}
+
+  // Validates `spec`, fills defaults (project "default", parallel_bandwidth 1, explicit metric
+  // objective and strategy, optimizer "quasi_random" with a fresh seed) and stores it ACTIVE.
+  absl::StatusOr<hpo::v1::Experiment> CreateExperiment(const hpo::v1::Experiment& spec);
+  absl::StatusOr<hpo::v1::Experiment> GetExperiment(int64_t experiment_id);
+  // Newest first. Empty `states` lists every state except ARCHIVED.
+  absl::StatusOr<std::vector<hpo::v1::Experiment>> ListExperiments(
+      const std::string& project, std::vector<hpo::v1::ExperimentState> states);
+  // Allowed: ACTIVE <-> PAUSED, ACTIVE/PAUSED -> COMPLETED, any but ARCHIVED -> ARCHIVED.
+  // COMPLETED -> ACTIVE only while the budget is not spent. Setting the current state is a no-op.
+  absl::StatusOr<hpo::v1::Experiment> SetExperimentState(int64_t experiment_id,
+                                                         hpo::v1::ExperimentState state);
+
+  // Issues the oldest queued suggestion, else asks the experiment's optimizer for a new one.
+  // FAILED_PRECONDITION unless the experiment is ACTIVE, while `parallel_bandwidth` suggestions
+  // are open, or when observations plus open suggestions reach the observation budget.
+  absl::StatusOr<hpo::v1::Suggestion> CreateSuggestion(
+      int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata);
+  // Queues a user-given assignment (missing parameters take their default_value).
+  absl::StatusOr<hpo::v1::Suggestion> QueueSuggestion(
+      int64_t experiment_id, const hpo::v1::Assignment& assignment,
+      const google::protobuf::Map<std::string, std::string>& metadata);
+  absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListSuggestions(
+      int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states);
+  // Withdraws a queued, open or leased suggestion. FAILED_PRECONDITION once it is observed.
+  absl::StatusOr<hpo::v1::Suggestion> DeleteSuggestion(int64_t experiment_id,
+                                                       int64_t suggestion_id);
+
+  // Records the result of an open or leased suggestion, or of an assignment evaluated elsewhere.
+  // Repeating a report with the same values returns the stored observation; different values for
+  // an observed suggestion are ALREADY_EXISTS. Completes the experiment when the budget is reached.
+  absl::StatusOr<hpo::v1::Observation> CreateObservation(
+      const hpo::v1::CreateObservationRequest& request);
+  absl::StatusOr<std::vector<hpo::v1::Observation>> ListObservations(int64_t experiment_id);
+  // See BestAssignments() in best_assignments.h.
+  absl::StatusOr<std::vector<hpo::v1::Observation>> GetBestAssignments(int64_t experiment_id);
+  absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ListCheckpoints(int64_t experiment_id,
+                                                                   int64_t suggestion_id);
+
+  // Liveness of the store, for the health check.
+  absl::Status Ping();
+
+ private:
+  absl::StatusOr<hpo::v1::Suggestion> GetOwnedSuggestion(int64_t experiment_id,
+                                                         int64_t suggestion_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  store::Store* store_ ABSL_GUARDED_BY(mu_);
+  Clock* clock_;
+};
+
+}  // namespace hpo::service
+
+#endif  // HPO_SERVER_SERVICE_EXPERIMENT_MANAGER_H_
