@@ -20,9 +20,9 @@ def get(name, default=None):
     v = values.get(name)
     if v is None:
         return default
-    for key in ("numberValue", "intValue", "stringValue"):
+    for key in ("number_value", "int_value", "string_value"):
         if key in v:
-            return float(v[key]) if key != "stringValue" else v[key]
+            return float(v[key]) if key != "string_value" else v[key]
     return default
 
 

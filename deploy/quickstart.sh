@@ -47,7 +47,7 @@ ID=$("$BIN/hpo-cli" --json create -f "$SPEC" | python3 -c 'import json,sys; prin
 rm -f "$SPEC"
 "$BIN/hpo-cli" get "$ID"
 
-BUDGET=$("$BIN/hpo-cli" --json get "$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["experiment"]["observationBudget"])')
+BUDGET=$("$BIN/hpo-cli" --json get "$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["experiment"]["observation_budget"])')
 echo "== running $BUDGET trials (suggest -> train stand-in -> observe)"
 for i in $(seq 1 "$BUDGET"); do
   SUGGESTION=$("$BIN/hpo-cli" --json suggest "$ID")

@@ -556,7 +556,8 @@ int Run(const CommandLine& command, const client::HpoClient& client, std::ostrea
     hpo::v1::ListSuggestionsResponse response;
     for (const auto& suggestion : *suggestions) *response.add_suggestions() = suggestion;
     return Emit(command, out, err, response,
-                RenderAs(command, SuggestionTable(*experiment, *suggestions)));
+                RenderAs(command, SuggestionTable(*experiment, *suggestions,
+                                                  command.format == OutputFormat::kCsv)));
   }
 
   if (name == "observe") {

@@ -65,9 +65,15 @@ std::vector<std::string> AllAssignmentColumns(
   return names;
 }
 
-std::string AssignmentCell(const hpo::v1::Assignment& assignment, const std::string& name) {
+// Tables show doubles with 6 significant digits; CSV keeps the exact (round-trip) value.
+std::string AssignmentCell(const hpo::v1::Assignment& assignment, const std::string& name,
+                           bool exact) {
   auto it = assignment.values().find(name);
-  return it == assignment.values().end() ? "" : FormatParameterValue(it->second);
+  if (it == assignment.values().end()) return "";
+  if (!exact && it->second.kind_case() == hpo::v1::ParameterValue::kNumberValue) {
+    return absl::StrCat(it->second.number_value());
+  }
+  return FormatParameterValue(it->second);
 }
 
 }  // namespace
@@ -263,7 +269,7 @@ Table ObservationTable(const Experiment& experiment, const std::vector<Observati
         absl::StrCat(observation.id()),
         observation.suggestion_id() == 0 ? "-" : absl::StrCat(observation.suggestion_id())};
     for (const std::string& name : parameters) {
-      row.push_back(AssignmentCell(observation.assignment(), name));
+      row.push_back(AssignmentCell(observation.assignment(), name, for_csv));
     }
     for (const std::string& metric : metrics) {
       const hpo::v1::MetricValue* found = nullptr;
@@ -291,7 +297,7 @@ Table ObservationTable(const Experiment& experiment, const std::vector<Observati
 }
 
 Table SuggestionTable(const Experiment& experiment,
-                      const std::vector<hpo::v1::Suggestion>& suggestions) {
+                      const std::vector<hpo::v1::Suggestion>& suggestions, bool for_csv) {
   std::vector<const hpo::v1::Assignment*> assignments;
   for (const auto& suggestion : suggestions) assignments.push_back(&suggestion.assignment());
   const std::vector<std::string> parameters = AllAssignmentColumns(experiment, assignments);
@@ -305,7 +311,7 @@ Table SuggestionTable(const Experiment& experiment,
         ShortEnumName(hpo::v1::SuggestionState_descriptor(), suggestion.state()),
         suggestion.source()};
     for (const std::string& name : parameters) {
-      row.push_back(AssignmentCell(suggestion.assignment(), name));
+      row.push_back(AssignmentCell(suggestion.assignment(), name, for_csv));
     }
     row.push_back(FormatTimestamp(suggestion.create_time()));
     table.rows.push_back(std::move(row));

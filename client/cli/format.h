@@ -83,7 +83,8 @@ Table ObservationTable(const hpo::v1::Experiment& experiment,
 
 // `suggestions`: ID STATE SOURCE, one column per conditional and parameter, CREATED.
 Table SuggestionTable(const hpo::v1::Experiment& experiment,
-                      const std::vector<hpo::v1::Suggestion>& suggestions);
+                      const std::vector<hpo::v1::Suggestion>& suggestions,
+                      bool for_csv = false);
 
 // `checkpoints`: STEP ELAPSED_S, one column per metric seen, CREATED.
 Table CheckpointTable(const std::vector<hpo::v1::Checkpoint>& checkpoints);
