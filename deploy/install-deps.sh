@@ -8,9 +8,13 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git
   # libraries
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev libyaml-cpp-dev libgtest-dev libgmock-dev
+  libabsl-dev libsqlite3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libeigen3-dev
+  # DLRM trainer: LibTorch (oneDNN inside) on OpenBLAS's OpenMP build (never the netlib BLAS)
+  libtorch-dev libopenblas0-openmp libopenblas-dev
   # Python client and tests
   python3 python3-grpcio python3-protobuf
+  # benchmarks: Optuna 3.1 and PyTorch 1.13 side by side with hpo
+  python3-optuna python3-torch
   # tools
   sqlite3 procps
 )
@@ -22,13 +26,22 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# LibTorch runs its MLPs on whatever libblas.so.3 is selected: the netlib reference BLAS is 20x
+# slower than OpenBLAS, so make sure OpenBLAS (OpenMP build) is the selected alternative.
+ALT=libblas.so.3-x86_64-linux-gnu
+OPENBLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+if [ -e "$OPENBLAS" ] && [ "$(update-alternatives --query "$ALT" 2>/dev/null | sed -n 's/^Value: //p')" != "$OPENBLAS" ]; then
+  echo "install-deps: selecting OpenBLAS (OpenMP) as libblas.so.3"
+  $SUDO update-alternatives --set "$ALT" "$OPENBLAS"
+fi
