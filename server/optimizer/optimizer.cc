@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/optimizer/bayesian_optimizer.h"
 #include "server/optimizer/quasi_random.h"
 #include "server/optimizer/random_search.h"
 
@@ -14,11 +15,14 @@ absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(const hpo::v1::Experi
     return std::unique_ptr<Optimizer>(new QuasiRandom(experiment));
   }
   if (name == RandomSearch::kName) return std::unique_ptr<Optimizer>(new RandomSearch(experiment));
+  if (name == BayesianOptimizer::kName) {
+    return std::unique_ptr<Optimizer>(new BayesianOptimizer(experiment));
+  }
   return absl::InvalidArgumentError(absl::StrCat("optimizer.algorithm: unknown algorithm \"", name,
                                                  "\" (known: ", absl::StrJoin(OptimizerNames(), ", "),
                                                  ")"));
 }
 
-std::vector<std::string> OptimizerNames() { return {QuasiRandom::kName, RandomSearch::kName}; }
+std::vector<std::string> OptimizerNames() { return {QuasiRandom::kName, RandomSearch::kName, BayesianOptimizer::kName}; }
 
 }  // namespace hpo::optimizer

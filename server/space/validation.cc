@@ -443,7 +443,7 @@ absl::Status ValidateMetricValue(const hpo::v1::Experiment& e, const hpo::v1::Me
 
 }  // namespace
 
-std::vector<std::string> DefaultAlgorithmNames() { return {"quasi_random", "random"}; }
+std::vector<std::string> DefaultAlgorithmNames() { return {"quasi_random", "random", "bayesian"}; }
 
 absl::Status ValidateParameterValue(const Parameter& p, const ParameterValue& value,
                                     absl::string_view field) {
