@@ -1,6 +1,7 @@
 #include "server/service/experiment_manager.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -99,6 +100,42 @@ absl::Status RequireId(int64_t id, absl::string_view field) {
 
 }  // namespace
 
+ExperimentManager::ExperimentManager(store::Store* store, Clock* clock,
+                                     ExperimentManagerOptions options)
+    : store_(store),
+      clock_(clock),
+      proposals_([this](int64_t id) { return Snapshot(id); },
+                 [&] {
+                   ProposalCache::Options o;
+                   o.background = options.background_proposals;
+                   return o;
+                 }()) {}
+
+absl::StatusOr<ProposalCache::Snapshot> ExperimentManager::Snapshot(int64_t experiment_id) {
+  absl::MutexLock lock(&mu_);
+  ProposalCache::Snapshot snapshot;
+  HPO_ASSIGN_OR_RETURN(snapshot.experiment, store_->GetExperiment(experiment_id));
+  const Experiment& e = snapshot.experiment;
+  const auto& p = e.progress();
+  const int free_slots = e.parallel_bandwidth() - p.open_suggestion_count();
+  const int budget_left =
+      e.observation_budget() - p.observation_count() - p.open_suggestion_count();
+  if (e.state() != hpo::v1::EXPERIMENT_STATE_ACTIVE || free_slots <= 0 || budget_left <= 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", experiment_id, " issues no suggestions now"));
+  }
+  snapshot.batch_size = std::min(free_slots, budget_left);
+  HPO_ASSIGN_OR_RETURN(snapshot.history.observations, store_->ListObservations(experiment_id));
+  HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> pending,
+                       store_->ListSuggestions(experiment_id, {hpo::v1::SUGGESTION_STATE_QUEUED,
+                                                               hpo::v1::SUGGESTION_STATE_OPEN,
+                                                               hpo::v1::SUGGESTION_STATE_ACTIVE}));
+  for (Suggestion& s : pending) snapshot.history.pending.push_back(std::move(*s.mutable_assignment()));
+  HPO_ASSIGN_OR_RETURN(snapshot.history.suggestion_count,
+                       store_->CountIssuedSuggestions(experiment_id));
+  return snapshot;
+}
+
 absl::StatusOr<Experiment> ExperimentManager::CreateExperiment(const Experiment& spec) {
   HPO_RETURN_IF_ERROR(space::ValidateExperiment(spec));
   Experiment experiment = WithDefaults(spec);
@@ -108,6 +145,7 @@ absl::StatusOr<Experiment> ExperimentManager::CreateExperiment(const Experiment&
     HPO_ASSIGN_OR_RETURN(created, store_->InsertExperiment(experiment));
     return absl::OkStatus();
   }));
+  proposals_.Refresh(created.id());
   return created;
 }
 
@@ -165,67 +203,80 @@ absl::StatusOr<Experiment> ExperimentManager::SetExperimentState(int64_t experim
     HPO_ASSIGN_OR_RETURN(result, store_->GetExperiment(experiment_id));
     return absl::OkStatus();
   }));
+  if (result.state() == hpo::v1::EXPERIMENT_STATE_ACTIVE) {
+    proposals_.Refresh(experiment_id);
+  } else if (result.state() != hpo::v1::EXPERIMENT_STATE_PAUSED) {
+    proposals_.Forget(experiment_id);
+  }
   return result;
 }
 
 absl::StatusOr<Suggestion> ExperimentManager::CreateSuggestion(
     int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata) {
   HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
-  absl::MutexLock lock(&mu_);
-  Suggestion result;
-  HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
-    HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
-    if (e.state() != hpo::v1::EXPERIMENT_STATE_ACTIVE) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("experiment ", experiment_id, " is ", StateName(e.state()),
-                       e.state() == hpo::v1::EXPERIMENT_STATE_COMPLETED
-                           ? absl::StrCat(" (observation budget ", e.observation_budget(), ")")
-                           : "",
-                       "; suggestions are issued only while it is active"));
+  // Each round either issues a suggestion or learns that fresh proposals are needed; those are
+  // computed without holding mu_, so other calls proceed meanwhile. A new observation arriving
+  // during the computation makes the proposals stale and costs another round.
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    Suggestion result;
+    int64_t observation_count = -1;
+    {
+      absl::MutexLock lock(&mu_);
+      HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
+        HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+        if (e.state() != hpo::v1::EXPERIMENT_STATE_ACTIVE) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "experiment ", experiment_id, " is ", StateName(e.state()),
+              e.state() == hpo::v1::EXPERIMENT_STATE_COMPLETED
+                  ? absl::StrCat(" (observation budget ", e.observation_budget(), ")")
+                  : "",
+              "; suggestions are issued only while it is active"));
+        }
+        const auto& p = e.progress();
+        if (p.open_suggestion_count() >= e.parallel_bandwidth()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "experiment ", experiment_id, " has ", p.open_suggestion_count(),
+              " open suggestions, its parallel_bandwidth; observe or delete one first"));
+        }
+        if (p.observation_count() + p.open_suggestion_count() >= e.observation_budget()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "experiment ", experiment_id, " observation_budget ", e.observation_budget(),
+              " is taken by ", p.observation_count(), " observations and ",
+              p.open_suggestion_count(), " open suggestions"));
+        }
+        HPO_ASSIGN_OR_RETURN(
+            std::vector<Suggestion> queued,
+            store_->ListSuggestions(experiment_id, {hpo::v1::SUGGESTION_STATE_QUEUED}));
+        if (!queued.empty()) {
+          result = std::move(queued.front());
+          result.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
+          for (const auto& [k, v] : metadata) (*result.mutable_metadata())[k] = v;
+          HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
+          HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
+          return absl::OkStatus();
+        }
+        std::optional<optimizer::Proposal> proposal =
+            proposals_.Take(experiment_id, p.observation_count());
+        if (!proposal.has_value()) {
+          observation_count = p.observation_count();
+          return absl::OkStatus();  // nothing written: compute proposals below
+        }
+        Suggestion s;
+        s.set_experiment_id(experiment_id);
+        s.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
+        s.set_source(std::move(proposal->source));
+        *s.mutable_assignment() = std::move(proposal->assignment);
+        *s.mutable_metadata() = metadata;
+        HPO_ASSIGN_OR_RETURN(result, store_->InsertSuggestion(s));
+        return absl::OkStatus();
+      }));
     }
-    const auto& p = e.progress();
-    if (p.open_suggestion_count() >= e.parallel_bandwidth()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "experiment ", experiment_id, " has ", p.open_suggestion_count(),
-          " open suggestions, its parallel_bandwidth; observe or delete one first"));
-    }
-    if (p.observation_count() + p.open_suggestion_count() >= e.observation_budget()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "experiment ", experiment_id, " observation_budget ", e.observation_budget(),
-          " is taken by ", p.observation_count(), " observations and ",
-          p.open_suggestion_count(), " open suggestions"));
-    }
-    HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> queued,
-                         store_->ListSuggestions(experiment_id, {hpo::v1::SUGGESTION_STATE_QUEUED}));
-    if (!queued.empty()) {
-      result = std::move(queued.front());
-      result.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
-      for (const auto& [k, v] : metadata) (*result.mutable_metadata())[k] = v;
-      HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
-      HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
-      return absl::OkStatus();
-    }
-    optimizer::History history;
-    HPO_ASSIGN_OR_RETURN(history.observations, store_->ListObservations(experiment_id));
-    HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> pending,
-                         store_->ListSuggestions(experiment_id, {hpo::v1::SUGGESTION_STATE_OPEN,
-                                                                 hpo::v1::SUGGESTION_STATE_ACTIVE}));
-    for (const Suggestion& s : pending) history.pending.push_back(s.assignment());
-    HPO_ASSIGN_OR_RETURN(history.suggestion_count, store_->CountIssuedSuggestions(experiment_id));
-    HPO_ASSIGN_OR_RETURN(std::unique_ptr<optimizer::Optimizer> opt,
-                         optimizer::CreateOptimizer(e));
-    HPO_ASSIGN_OR_RETURN(std::vector<optimizer::Proposal> proposals, opt->Suggest(history, 1));
-    if (proposals.empty()) return absl::InternalError("optimizer returned no proposal");
-    Suggestion s;
-    s.set_experiment_id(experiment_id);
-    s.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
-    s.set_source(proposals.front().source);
-    *s.mutable_assignment() = std::move(proposals.front().assignment);
-    *s.mutable_metadata() = metadata;
-    HPO_ASSIGN_OR_RETURN(result, store_->InsertSuggestion(s));
-    return absl::OkStatus();
-  }));
-  return result;
+    if (observation_count < 0) return result;
+    HPO_RETURN_IF_ERROR(proposals_.EnsureFresh(experiment_id, observation_count));
+  }
+  return absl::UnavailableError(absl::StrCat("experiment ", experiment_id,
+                                             " changed while its suggestion was computed; retry"));
 }
 
 absl::StatusOr<Suggestion> ExperimentManager::QueueSuggestion(
@@ -296,6 +347,7 @@ absl::StatusOr<Suggestion> ExperimentManager::DeleteSuggestion(int64_t experimen
     HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(suggestion_id));
     return absl::OkStatus();
   }));
+  proposals_.Refresh(experiment_id);
   return result;
 }
 
@@ -374,6 +426,7 @@ absl::StatusOr<Observation> ExperimentManager::CreateObservation(
     }
     return absl::OkStatus();
   }));
+  proposals_.Refresh(request.experiment_id());
   return result;
 }
 

@@ -23,14 +23,23 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "hpo/v1/experiment_service.pb.h"
+#include "server/service/proposal_cache.h"
 #include "server/store/store.h"
 
 namespace hpo::service {
 
+struct ExperimentManagerOptions {
+  // Precompute optimizer proposals in a background thread after each observation (see
+  // proposal_cache.h). Off: proposals are computed when a suggestion is requested. The
+  // suggestions are the same either way.
+  bool background_proposals = true;
+};
+
 class ExperimentManager {
  public:
   // `store` and `clock` are not owned and must outlive the manager.
-  ExperimentManager(store::Store* store, Clock* clock) : store_(store), clock_(clock) {}
+  ExperimentManager(store::Store* store, Clock* clock,
+                    ExperimentManagerOptions options = ExperimentManagerOptions());
 
   // Validates `spec`, fills defaults (project "default", parallel_bandwidth 1, explicit metric
   // objective and strategy, optimizer "quasi_random" with a fresh seed) and stores it ACTIVE.
@@ -44,7 +53,8 @@ class ExperimentManager {
   absl::StatusOr<hpo::v1::Experiment> SetExperimentState(int64_t experiment_id,
                                                          hpo::v1::ExperimentState state);
 
-  // Issues the oldest queued suggestion, else asks the experiment's optimizer for a new one.
+  // Issues the oldest queued suggestion, else a proposal of the experiment's optimizer
+  // (precomputed when possible; computed now otherwise, without blocking other calls).
   // FAILED_PRECONDITION unless the experiment is ACTIVE, while `parallel_bandwidth` suggestions
   // are open, or when observations plus open suggestions reach the observation budget.
   absl::StatusOr<hpo::v1::Suggestion> CreateSuggestion(
@@ -78,9 +88,14 @@ class ExperimentManager {
                                                          int64_t suggestion_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The optimizer's input for the next batch of proposals (ProposalCache::SnapshotFn).
+  absl::StatusOr<ProposalCache::Snapshot> Snapshot(int64_t experiment_id);
+
   absl::Mutex mu_;
   store::Store* store_ ABSL_GUARDED_BY(mu_);
   Clock* clock_;
+  // Declared last: its background thread calls Snapshot() and must stop first.
+  ProposalCache proposals_;
 };
 
 }  // namespace hpo::service

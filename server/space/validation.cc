@@ -443,7 +443,9 @@ absl::Status ValidateMetricValue(const hpo::v1::Experiment& e, const hpo::v1::Me
 
 }  // namespace
 
-std::vector<std::string> DefaultAlgorithmNames() { return {"quasi_random", "random", "bayesian"}; }
+std::vector<std::string> DefaultAlgorithmNames() {
+  return {"quasi_random", "random", "bayesian", "sobol", "grid"};
+}
 
 absl::Status ValidateParameterValue(const Parameter& p, const ParameterValue& value,
                                     absl::string_view field) {

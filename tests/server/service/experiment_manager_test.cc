@@ -1,6 +1,8 @@
 #include "server/service/experiment_manager.h"
 
+#include <atomic>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -266,6 +268,77 @@ TEST_F(ExperimentManagerTest, CheckpointsOfOtherExperimentAreNotFound) {
   HPO_EXPECT_OK(manager_->ListCheckpoints(a, s->id()));
   EXPECT_THAT(manager_->ListCheckpoints(b, s->id()), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(manager_->DeleteSuggestion(b, s->id()), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(ExperimentManagerProposalsTest, BackgroundAndInlineProposalsGiveTheSameSuggestions) {
+  std::vector<std::vector<std::string>> runs;
+  for (bool background : {false, true}) {
+    FakeClock clock;
+    auto store = store::SqliteStore::Open(":memory:", &clock);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ExperimentManagerOptions options;
+    options.background_proposals = background;
+    ExperimentManager manager(store->get(), &clock, options);
+    v1::Experiment spec = Spec(/*budget=*/12, /*bandwidth=*/3);
+    spec.mutable_optimizer()->set_seed(42);
+    auto e = manager.CreateExperiment(spec);
+    ASSERT_TRUE(e.ok()) << e.status();
+    std::vector<std::string> run;
+    google::protobuf::Map<std::string, std::string> none;
+    std::vector<int64_t> open;
+    for (int i = 0; i < 12; ++i) {
+      if (open.size() == 3) {
+        v1::CreateObservationRequest r;
+        r.set_experiment_id(e->id());
+        r.set_suggestion_id(open.front());
+        *r.add_values() = Value("auc", 0.5 + 0.01 * i);
+        ASSERT_TRUE(manager.CreateObservation(r).ok());
+        open.erase(open.begin());
+      }
+      auto s = manager.CreateSuggestion(e->id(), none);
+      ASSERT_TRUE(s.ok()) << s.status();
+      open.push_back(s->id());
+      run.push_back(s->assignment().SerializeAsString());
+    }
+    runs.push_back(run);
+  }
+  ASSERT_EQ(runs[0].size(), runs[1].size());
+  for (size_t i = 0; i < runs[0].size(); ++i) {
+    v1::Assignment a, b;
+    a.ParseFromString(runs[0][i]);
+    b.ParseFromString(runs[1][i]);
+    EXPECT_EQ(a.values().at("lr").number_value(), b.values().at("lr").number_value()) << i;
+  }
+}
+
+TEST(ExperimentManagerProposalsTest, ConcurrentRequestsRespectBandwidthAndAreDistinct) {
+  FakeClock clock;
+  auto store = store::SqliteStore::Open(":memory:", &clock);
+  ASSERT_TRUE(store.ok());
+  ExperimentManager manager(store->get(), &clock);
+  auto e = manager.CreateExperiment(Spec(/*budget=*/50, /*bandwidth=*/4));
+  ASSERT_TRUE(e.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> issued{0}, refused{0};
+  google::protobuf::Map<std::string, std::string> none;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      auto s = manager.CreateSuggestion(e->id(), none);
+      if (s.ok()) {
+        ++issued;
+      } else if (absl::IsFailedPrecondition(s.status())) {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(issued, 4);
+  EXPECT_EQ(refused, 4);
+  auto open = manager.ListSuggestions(e->id(), {v1::SUGGESTION_STATE_OPEN});
+  ASSERT_TRUE(open.ok());
+  std::set<double> lrs;
+  for (const auto& s : *open) lrs.insert(s.assignment().values().at("lr").number_value());
+  EXPECT_EQ(lrs.size(), 4u);
 }
 
 }  // namespace
