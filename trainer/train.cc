@@ -1,0 +1,411 @@
+#include "trainer/train.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "trainer/data/batch_loader.h"
+#include "trainer/data/criteo_tsv.h"
+#include "trainer/data/dataset.h"
+#include "trainer/data/synthetic.h"
+#include "trainer/dlrm/dlrm.h"
+#include "trainer/metrics/auc.h"
+#include "trainer/optim/lr_schedule.h"
+#include "trainer/optim/optim_kernels.h"
+
+namespace hpo::trainer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+enum class OptimizerKind { kSgd, kAdagrad, kLamb, kHybrid, kSplitSgd };
+
+absl::StatusOr<OptimizerKind> ParseOptimizer(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::kSgd;
+  if (name == "adagrad") return OptimizerKind::kAdagrad;
+  if (name == "lamb") return OptimizerKind::kLamb;
+  if (name == "hybrid") return OptimizerKind::kHybrid;
+  if (name == "split_sgd") return OptimizerKind::kSplitSgd;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown optimizer '", name, "' (sgd, adagrad, lamb, hybrid, split_sgd)"));
+}
+
+LrSchedule ScheduleOf(const TrainOptions& o) {
+  LrSchedule s;
+  s.base_lr = o.learning_rate;
+  s.warmup_steps = o.warmup_steps;
+  s.decay_start_step = o.decay_start_step;
+  s.decay_steps = o.decay_steps;
+  s.decay_power = o.decay_power;
+  s.end_lr = o.end_learning_rate;
+  return s;
+}
+
+std::vector<int64_t> TopWidths(const std::vector<int64_t>& top) {
+  std::vector<int64_t> w = top;
+  if (w.empty() || w.back() != 1) w.push_back(1);
+  return w;
+}
+
+// The data of a run: a training loader and a fixed evaluation set.
+struct RunData {
+  std::unique_ptr<Dataset> train_set, test_set;  // binary/TSV
+  std::optional<SyntheticGenerator> generator;
+  std::unique_ptr<BatchLoader> loader;
+  std::vector<Batch> eval_batches;
+  std::vector<int64_t> table_sizes;
+  int num_dense = 13;
+};
+
+absl::StatusOr<std::unique_ptr<Dataset>> OpenData(const TrainOptions& o, const std::string& path) {
+  if (o.data.source == DataSource::kBinary) return Dataset::OpenMapped(path);
+  TsvOptions tsv;
+  tsv.num_dense = static_cast<int>(o.num_dense_features);
+  tsv.table_sizes = o.table_sizes.empty()
+                        ? CriteoKaggleTableSizes(1.0, o.max_table_rows)
+                        : o.table_sizes;
+  tsv.hash_categories = false;
+  return ReadCriteoTsv(path, tsv);
+}
+
+absl::StatusOr<std::unique_ptr<RunData>> PrepareData(const TrainOptions& o) {
+  auto data = std::make_unique<RunData>();
+  if (o.data.source == DataSource::kSynthetic) {
+    SyntheticOptions so;
+    so.table_sizes = o.table_sizes.empty()
+                         ? CriteoKaggleTableSizes(o.synthetic_table_scale, o.max_table_rows)
+                         : o.table_sizes;
+    if (o.table_sizes.empty() && o.num_sparse_features != 26) so.table_sizes.resize(static_cast<size_t>(o.num_sparse_features), 1000);
+    so.num_dense = static_cast<int>(o.num_dense_features);
+    so.seed = o.data.synthetic_seed;
+    HPO_ASSIGN_OR_RETURN(SyntheticGenerator gen, SyntheticGenerator::Create(so));
+    data->generator.emplace(std::move(gen));
+    data->table_sizes = so.table_sizes;
+    data->num_dense = so.num_dense;
+    const SyntheticGenerator* g = &*data->generator;
+    const int64_t n_test = o.eval_examples > 0 ? std::min(o.eval_examples, o.data.synthetic_test_examples)
+                                               : o.data.synthetic_test_examples;
+    for (int64_t first = 0; first < n_test; first += o.eval_batch_size) {
+      Batch b;
+      g->GenerateBatch(kSyntheticTestOffset + first, std::min(o.eval_batch_size, n_test - first), &b);
+      data->eval_batches.push_back(std::move(b));
+    }
+    // Each training seed reads its own stretch of the endless example stream.
+    const int64_t base = static_cast<int64_t>(o.seed % 65536) << 24;
+    const int64_t bs = o.batch_size;
+    data->loader = std::make_unique<BatchLoader>(
+        [g, base, bs](int64_t i, Batch* b) {
+          g->GenerateBatch(base + i * bs, bs, b);
+          return true;
+        },
+        o.data.prefetch_batches);
+    return data;
+  }
+  if (o.data.train_path.empty()) return absl::InvalidArgumentError("data.train_path is required for binary/TSV data");
+  HPO_ASSIGN_OR_RETURN(data->train_set, OpenData(o, o.data.train_path));
+  const Dataset& train = *data->train_set;
+  int64_t train_end = train.size();
+  const Dataset* test = &train;
+  int64_t test_begin = 0, test_end = 0;
+  if (!o.data.test_path.empty()) {
+    HPO_ASSIGN_OR_RETURN(data->test_set, OpenData(o, o.data.test_path));
+    test = data->test_set.get();
+    test_end = test->size();
+  } else {
+    if (!(o.data.test_fraction > 0.0 && o.data.test_fraction < 1.0)) {
+      return absl::InvalidArgumentError("data.test_fraction must be in (0, 1) without a test file");
+    }
+    train_end = train.size() - static_cast<int64_t>(std::llround(o.data.test_fraction * static_cast<double>(train.size())));
+    test_begin = train_end;
+    test_end = train.size();
+  }
+  if (train_end <= 0 || test_end <= test_begin) {
+    return absl::InvalidArgumentError(absl::StrCat(train.name(), ": too few examples (", train.size(),
+                                                   ") for a training and a test split"));
+  }
+  if (test->layout().num_dense != train.layout().num_dense || test->table_sizes() != train.table_sizes()) {
+    return absl::InvalidArgumentError("training and test files have different layouts or table sizes");
+  }
+  if (o.eval_examples > 0) test_end = std::min(test_end, test_begin + o.eval_examples);
+  data->table_sizes = o.table_sizes.empty() ? train.table_sizes() : o.table_sizes;
+  if (data->table_sizes != train.table_sizes()) {
+    return absl::InvalidArgumentError(absl::StrCat("table sizes [", absl::StrJoin(o.table_sizes, ","),
+                                                   "] differ from the data's [", absl::StrJoin(train.table_sizes(), ","), "]"));
+  }
+  data->num_dense = train.layout().num_dense;
+  for (int64_t first = test_begin; first < test_end; first += o.eval_batch_size) {
+    std::vector<int64_t> ids;
+    for (int64_t i = first; i < std::min(test_end, first + o.eval_batch_size); ++i) ids.push_back(i);
+    Batch b;
+    GatherBatch(*test, ids, &b);
+    data->eval_batches.push_back(std::move(b));
+  }
+  BatchLoader::Options lo;
+  lo.batch_size = o.batch_size;
+  lo.shuffle_buffer = o.data.shuffle_buffer;
+  lo.max_epochs = o.max_epochs;
+  lo.seed = o.seed;
+  lo.prefetch = o.data.prefetch_batches;
+  data->loader = std::make_unique<BatchLoader>(data->train_set.get(), 0, train_end, lo);
+  return data;
+}
+
+// Dense-parameter optimizer state, one entry per MLP tensor.
+struct DenseState {
+  std::vector<torch::Tensor> m, v;        // LAMB moments / Adagrad accumulator (m)
+  std::vector<torch::Tensor> lower;       // split-SGD lower halves (int16)
+};
+
+void DenseStep(OptimizerKind kind, const TrainOptions& o, std::vector<torch::Tensor>& params,
+               DenseState& st, float lr, int64_t t) {
+  LambHyper h{static_cast<float>(o.lamb_beta1), static_cast<float>(o.lamb_beta2),
+              static_cast<float>(o.lamb_epsilon), static_cast<float>(o.weight_decay)};
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto& p = params[i];
+    if (!p.grad().defined()) continue;
+    const size_t n = static_cast<size_t>(p.numel());
+    absl::Span<float> w(p.data_ptr<float>(), n);
+    auto g = p.grad().contiguous();
+    absl::Span<const float> gs(g.data_ptr<float>(), n);
+    switch (kind) {
+      case OptimizerKind::kSgd:
+        SgdUpdate(w, gs, lr);
+        break;
+      case OptimizerKind::kAdagrad:
+        AdagradUpdate(w, gs, {st.m[i].data_ptr<float>(), n}, lr, static_cast<float>(o.adagrad_epsilon));
+        break;
+      case OptimizerKind::kLamb:
+      case OptimizerKind::kHybrid:
+        LambUpdate(w, gs, {st.m[i].data_ptr<float>(), n}, {st.v[i].data_ptr<float>(), n}, t, lr, h);
+        break;
+      case OptimizerKind::kSplitSgd:
+        SplitSgdUpdateInFloat(w, {reinterpret_cast<uint16_t*>(st.lower[i].data_ptr<int16_t>()), n}, gs, lr);
+        break;
+    }
+    p.mutable_grad() = torch::Tensor();
+  }
+}
+
+struct EvalResult {
+  double auc = 0.0, logloss = 0.0;
+  bool finite = true;
+};
+
+absl::StatusOr<EvalResult> Evaluate(DLRM& model, const std::vector<Batch>& batches, int num_dense) {
+  torch::NoGradGuard no_grad;
+  std::vector<float> logits, labels;
+  for (const Batch& b : batches) {
+    auto dense = torch::from_blob(const_cast<float*>(b.dense.data()), {b.size, num_dense});
+    auto idx = torch::from_blob(const_cast<int32_t*>(b.indices.data()),
+                                {static_cast<int64_t>(b.indices.size()) / b.size, b.size}, torch::kInt32);
+    auto out = model->Predict(dense, idx).contiguous();
+    logits.insert(logits.end(), out.data_ptr<float>(), out.data_ptr<float>() + b.size);
+    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+  }
+  EvalResult r;
+  for (float x : logits) {
+    if (!std::isfinite(x)) {
+      r.finite = false;
+      return r;
+    }
+  }
+  HPO_ASSIGN_OR_RETURN(r.auc, RocAuc(logits, labels));
+  HPO_ASSIGN_OR_RETURN(r.logloss, LogLossFromLogits(logits, labels));
+  return r;
+}
+
+absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallback& progress) {
+  HPO_RETURN_IF_ERROR(ValidateTrainOptions(o));
+  HPO_ASSIGN_OR_RETURN(OptimizerKind kind, ParseOptimizer(o.optimizer));
+  const LrSchedule schedule = ScheduleOf(o);
+  torch::set_num_threads(o.threads);
+  torch::manual_seed(o.seed);
+
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<RunData> data, PrepareData(o));
+  DlrmOptions mo(data->table_sizes);
+  mo.num_dense_features(data->num_dense).embedding_dim(o.embedding_dim).bottom_mlp(o.bottom_mlp)
+      .top_mlp(TopWidths(o.top_mlp)).interaction_self(o.interaction_self).bf16(kind == OptimizerKind::kSplitSgd);
+  HPO_RETURN_IF_ERROR(ValidateDlrmOptions(mo));
+  DLRM model(mo);
+  std::vector<torch::Tensor> params = model->DenseParameters();
+  DenseState st;
+  for (auto& p : params) {
+    if (kind == OptimizerKind::kAdagrad) st.m.push_back(torch::full_like(p, o.adagrad_initial_accumulator));
+    if (kind == OptimizerKind::kLamb || kind == OptimizerKind::kHybrid) {
+      st.m.push_back(torch::zeros_like(p));
+      st.v.push_back(torch::zeros_like(p));
+    }
+    if (kind == OptimizerKind::kSplitSgd) {
+      torch::NoGradGuard no_grad;
+      st.lower.push_back(torch::empty(p.sizes(), torch::kInt16));
+      SplitFloatWeights({p.data_ptr<float>(), static_cast<size_t>(p.numel())},
+                        {reinterpret_cast<uint16_t*>(st.lower.back().data_ptr<int16_t>()), static_cast<size_t>(p.numel())});
+    }
+  }
+  SparseUpdate su;
+  su.kind = kind == OptimizerKind::kAdagrad ? SparseUpdate::Kind::kAdagrad
+            : kind == OptimizerKind::kLamb  ? SparseUpdate::Kind::kLamb
+            : kind == OptimizerKind::kSplitSgd ? SparseUpdate::Kind::kSplitSgd
+                                               : SparseUpdate::Kind::kSgd;
+  su.lamb = LambHyper{static_cast<float>(o.lamb_beta1), static_cast<float>(o.lamb_beta2),
+                      static_cast<float>(o.lamb_epsilon), static_cast<float>(o.weight_decay)};
+  su.adagrad_eps = static_cast<float>(o.adagrad_epsilon);
+  su.adagrad_init = static_cast<float>(o.adagrad_initial_accumulator);
+
+  TrainResult result;
+  result.parameters = model->NumParameters();
+  result.flops_per_sample = 6.0 * ForwardMacsPerSample(mo);
+  if (data->generator) {
+    std::vector<float> probs, labels;
+    for (const Batch& b : data->eval_batches) {
+      probs.insert(probs.end(), b.probability.begin(), b.probability.end());
+      labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+    }
+    auto bayes = RocAuc(probs, labels);
+    if (bayes.ok()) result.bayes_auc = *bayes;
+  }
+
+  const auto start = Clock::now();
+  double step_seconds = 0.0, window_step_seconds = 0.0, loss_sum = 0.0;
+  int64_t loss_count = 0, examples = 0, window_examples = 0, step = 0;
+  double lr = schedule.At(0);
+  model->train();
+
+  auto report = [&]() -> absl::StatusOr<bool> {  // returns true to stop
+    model->eval();
+    HPO_ASSIGN_OR_RETURN(EvalResult ev, Evaluate(model, data->eval_batches, data->num_dense));
+    model->train();
+    if (!ev.finite) {
+      result.outcome = TrainOutcome::kDiverged;
+      result.failure_reason = absl::StrCat("evaluation logits are not finite at step ", step, " (learning rate ", lr, ")");
+      return true;
+    }
+    StepMetrics m;
+    m.step = step;
+    m.examples = examples;
+    m.elapsed_seconds = Seconds(start, Clock::now());
+    m.learning_rate = lr;
+    m.train_loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count) : 0.0;
+    m.eval_auc = ev.auc;
+    m.eval_logloss = ev.logloss;
+    m.samples_per_second = window_step_seconds > 0 ? static_cast<double>(window_examples) / window_step_seconds : 0.0;
+    loss_sum = 0.0;
+    loss_count = 0;
+    window_examples = 0;
+    window_step_seconds = 0.0;
+    result.history.push_back(m);
+    result.final_metrics = m;
+    if (progress && progress(m) == Decision::kStop) {
+      result.outcome = TrainOutcome::kStopped;
+      return true;
+    }
+    return false;
+  };
+
+  bool stopped = false;
+  while (o.max_steps == 0 || step < o.max_steps) {
+    std::optional<Batch> batch = data->loader->Next();
+    if (!batch) break;
+    const auto t0 = Clock::now();
+    const int64_t bsz = batch->size;
+    const int64_t f_count = static_cast<int64_t>(batch->indices.size()) / bsz;
+    auto dense = torch::from_blob(batch->dense.data(), {bsz, data->num_dense});
+    auto idx = torch::from_blob(batch->indices.data(), {f_count, bsz}, torch::kInt32);
+    auto labels = torch::from_blob(batch->labels.data(), {bsz});
+    lr = schedule.At(step);
+    auto pooled = model->sparse_arch->forward(idx).requires_grad_(true);
+    auto logits = model->forward(dense, pooled);
+    auto loss = torch::binary_cross_entropy_with_logits(logits, labels);
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      result.outcome = TrainOutcome::kDiverged;
+      result.failure_reason = absl::StrCat("training loss is ", loss_value, " at step ", step,
+                                           " (learning rate ", lr, ")");
+      break;
+    }
+    loss.backward();
+    DenseStep(kind, o, params, st, static_cast<float>(lr), step + 1);
+    su.lr = static_cast<float>(lr);
+    su.step = step + 1;
+    model->sparse_arch->ApplyGradient(pooled.grad(), idx, torch::Tensor(), su);
+    const double dt = Seconds(t0, Clock::now());
+    step_seconds += dt;
+    window_step_seconds += dt;
+    ++step;
+    examples += bsz;
+    window_examples += bsz;
+    loss_sum += loss_value;
+    ++loss_count;
+    if (o.eval_every > 0 && step % o.eval_every == 0) {
+      HPO_ASSIGN_OR_RETURN(stopped, report());
+      if (stopped) break;
+    }
+  }
+  if (!stopped && result.outcome != TrainOutcome::kDiverged && (result.history.empty() || result.history.back().step != step)) {
+    HPO_ASSIGN_OR_RETURN(stopped, report());
+  }
+  result.final_metrics.step = step;
+  result.train_seconds = step_seconds;
+  result.train_samples_per_second = step_seconds > 0 ? static_cast<double>(examples) / step_seconds : 0.0;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<DataSource> ParseDataSource(const std::string& name) {
+  if (name == "synthetic") return DataSource::kSynthetic;
+  if (name == "binary") return DataSource::kBinary;
+  if (name == "tsv") return DataSource::kTsv;
+  return absl::InvalidArgumentError(absl::StrCat("unknown data source '", name, "' (synthetic, binary, tsv)"));
+}
+
+absl::Status ValidateTrainOptions(const TrainOptions& o) {
+  HPO_RETURN_IF_ERROR(ParseOptimizer(o.optimizer).status());
+  HPO_RETURN_IF_ERROR(ScheduleOf(o).Validate());
+  if (o.bf16 && o.optimizer != "split_sgd") {
+    return absl::InvalidArgumentError("bf16 weights need optimizer split_sgd (this CPU has no BF16 math)");
+  }
+  if (o.batch_size < 1 || o.eval_batch_size < 1) return absl::InvalidArgumentError("batch sizes must be >= 1");
+  if (o.max_steps < 0 || o.max_epochs < 0 || o.eval_every < 0 || o.eval_examples < 0) {
+    return absl::InvalidArgumentError("max_steps, max_epochs, eval_every and eval_examples must be >= 0");
+  }
+  if (o.max_steps == 0 && (o.max_epochs == 0 || o.data.source == DataSource::kSynthetic)) {
+    return absl::InvalidArgumentError("set max_steps (or max_epochs for file data): the run must end");
+  }
+  if (o.threads < 1 || o.threads > 256) return absl::InvalidArgumentError("threads must be in [1, 256]");
+  if (o.embedding_dim < 1 || o.num_dense_features < 1) {
+    return absl::InvalidArgumentError("embedding_dim and num_dense_features must be >= 1");
+  }
+  if (o.bottom_mlp.empty() || o.bottom_mlp.back() != o.embedding_dim) {
+    return absl::InvalidArgumentError(absl::StrCat("bottom MLP [", absl::StrJoin(o.bottom_mlp, "-"),
+                                                   "] must end in embedding_dim ", o.embedding_dim));
+  }
+  if (o.data.source == DataSource::kSynthetic && o.data.synthetic_test_examples < 2) {
+    return absl::InvalidArgumentError("synthetic_test_examples must be >= 2");
+  }
+  if (!(o.lamb_beta1 >= 0 && o.lamb_beta1 < 1 && o.lamb_beta2 >= 0 && o.lamb_beta2 < 1 && o.lamb_epsilon > 0)) {
+    return absl::InvalidArgumentError("LAMB betas must be in [0, 1) and epsilon > 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainResult> Train(const TrainOptions& options, ProgressCallback progress) {
+  // The one place where LibTorch's exceptions become statuses.
+  try {
+    return TrainImpl(options, progress);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory building or training the model");
+  }
+}
+
+}  // namespace hpo::trainer
