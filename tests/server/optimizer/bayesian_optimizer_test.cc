@@ -292,3 +292,43 @@ TEST(BayesianOptimizer, HundredParametersTwoThousandObservations) {
 
 }  // namespace
 }  // namespace hpo::optimizer
+
+namespace hpo::optimizer {
+namespace {
+
+// Latency on a 6-D problem (Hartmann-like sum of bumps): Suggest at 100 and 1000 observations.
+TEST(BayesianOptimizer, SuggestLatencySixDimensions) {
+  std::string text;
+  for (int i = 0; i < 6; ++i) {
+    text += "parameters { name: \"p" + std::to_string(i) +
+            "\" type: PARAMETER_TYPE_DOUBLE bounds { min: 0 max: 1 } }\n";
+  }
+  const hpo::v1::Experiment e = Minimizing(MakeExperiment(text, "bayesian", 3));
+  for (int n : {100, 1000}) {
+    History h;
+    space::Rng rng(9);
+    for (int i = 0; i < n; ++i) {
+      hpo::v1::Assignment a;
+      double v = 0;
+      for (int j = 0; j < 6; ++j) {
+        const double x = rng.Uniform();
+        (*a.mutable_values())["p" + std::to_string(j)].set_number_value(x);
+        v -= std::exp(-4 * (x - 0.2 * j) * (x - 0.2 * j));
+      }
+      h.observations.push_back(Observe(a, {{"m", v}}));
+    }
+    h.suggestion_count = n;
+    BayesianOptimizer opt(e);
+    const auto start = std::chrono::steady_clock::now();
+    auto p = opt.Suggest(h, 1);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ((*p)[0].source, "bayesian");
+    std::printf("6-D, %d observations: Suggest (fit + acquisition) %.3f s\n", n, seconds);
+    EXPECT_LT(seconds, 10.0);
+  }
+}
+
+}  // namespace
+}  // namespace hpo::optimizer
