@@ -289,6 +289,10 @@ class Unsupported(Exception):
     """The server refused the experiment (INVALID_ARGUMENT): the algorithm does not take this space."""
 
 
+class Exhausted(Exception):
+    """The algorithm has nothing left to suggest (a finite grid): the run ends, its incumbent stays."""
+
+
 class HpoOptimizer(Optimizer):
     """One hpo experiment per benchmark run; CreateSuggestion / CreateObservation over gRPC."""
 
@@ -321,8 +325,14 @@ class HpoOptimizer(Optimizer):
         self.sources: Dict[str, int] = {}
 
     def suggest(self) -> Dict[str, Any]:
-        s = self.stub.CreateSuggestion(self.svc.CreateSuggestionRequest(experiment_id=self.experiment_id),
-                                       timeout=RPC_TIMEOUT_S).suggestion
+        import grpc
+        try:
+            s = self.stub.CreateSuggestion(self.svc.CreateSuggestionRequest(experiment_id=self.experiment_id),
+                                           timeout=RPC_TIMEOUT_S).suggestion
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.FAILED_PRECONDITION and "exhausted" in (err.details() or ""):
+                raise Exhausted(err.details()) from err  # e.g. every point of a finite grid suggested
+            raise
         params = decode_assignment(self.space, s.assignment)
         self._pending.setdefault(self.space.canonical_key(params), []).append(s.id)
         self.sources[s.source] = self.sources.get(s.source, 0) + 1

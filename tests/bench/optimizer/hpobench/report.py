@@ -64,6 +64,9 @@ def summarize(runs: Sequence[Dict[str, Any]], budgets: Sequence[int], floor: flo
         om = [r.get("observe_ms", {}).get("mean") for r in rs if r.get("observe_ms")]
         if om:
             e["observe_ms_mean"] = float(np.mean(om))
+        ex = [r["exhausted_at"] for r in rs if "exhausted_at" in r]
+        if ex:
+            e["exhausted"] = {"runs": len(ex), "median_trials": float(np.median(ex))}
         e["failed_evals_mean"] = float(np.mean([r.get("n_failed", 0) for r in rs]))
         e["rejected_mean"] = float(np.mean([r.get("rejected", 0) for r in rs]))
         out.setdefault(prob, {})[opt] = e
@@ -313,6 +316,11 @@ def markdown(res: Dict[str, Any], level: int = 1) -> str:
                "`study.tell()`. 'failed evals' are suggestions the harness found infeasible (they cost budget); "
                "'rejected draws' are Optuna's internal reject-and-resample for the linear constraint (free).\n")
 
+    ex = [f"`{o}` on `{p}` ({e['exhausted']['runs']} runs, after {e['exhausted']['median_trials']:.0f} trials)"
+          for p in probs for o, e in summ.get(p, {}).items() if "exhausted" in e]
+    if ex:
+        out.append("\nRuns that ran out of suggestions (finite grid; the incumbent is kept for the rest of the "
+                   "budget): " + "; ".join(ex) + ".\n")
     if meta.get("unsupported"):
         out.append("\nNot run (the server refused the experiment): " + "; ".join(
             f"`{u['optimizer']}` on `{u['problem']}` ({u['reason']})" for u in meta["unsupported"]) + "\n")

@@ -93,9 +93,17 @@ def run_one(problem_name: str, optimizer_name: str, seed: int, budget: int, budg
     best_obs, best_true = math.inf, math.inf
     mo_points: List[List[float]] = []
     t_start = time.perf_counter()
-    for _ in range(budget):
+    exhausted_at: Optional[int] = None
+    for trial in range(budget):
         t0 = time.perf_counter()
-        params = opt.suggest()
+        try:
+            params = opt.suggest()
+        except Exception as err:
+            if type(err).__name__ != "Exhausted":
+                raise
+            exhausted_at = trial  # nothing left to suggest: the incumbent stays for the rest of the budget
+            curve += [curve[-1] if curve else math.inf] * (budget - trial)
+            break
         t1 = time.perf_counter()
         why = problem.space.check(params)
         if why is None:
@@ -129,6 +137,8 @@ def run_one(problem_name: str, optimizer_name: str, seed: int, budget: int, budg
         "suggest_ms": _ms_stats(suggest_s), "observe_ms": _ms_stats(observe_s),
         "n_failed": n_failed, "rejected": int(stats.get("rejected", 0)), "wall_s": round(wall, 3),
     }
+    if exhausted_at is not None:
+        rec["exhausted_at"] = exhausted_at
     if "sources" in cfg:
         rec["sources"] = cfg["sources"]
     rec["trace"] = {"curve": [_sig(c) for c in curve], "suggest_s": [round(s, 6) for s in suggest_s],
