@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -263,7 +264,11 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
   TrainResult result;
   result.parameters = model->NumParameters();
   result.flops_per_sample = 6.0 * ForwardMacsPerSample(mo);
-  if (data->generator) {
+  const bool know_probability = std::all_of(data->eval_batches.begin(), data->eval_batches.end(),
+                                            [](const Batch& b) { return b.probability.size() == static_cast<size_t>(b.size); });
+  if (know_probability && !data->eval_batches.empty()) {
+    // Synthetic data (generated here or read from a dlrm-datagen file) carries the true
+    // click probabilities: their AUC is the ceiling for any model.
     std::vector<float> probs, labels;
     for (const Batch& b : data->eval_batches) {
       probs.insert(probs.end(), b.probability.begin(), b.probability.end());

@@ -43,7 +43,7 @@ TEST(Train, LearnsTheSyntheticProblemCloseToBayesOptimal) {
   ASSERT_EQ(r->outcome, TrainOutcome::kCompleted) << r->failure_reason;
   ASSERT_TRUE(r->bayes_auc.has_value());
   EXPECT_GT(r->final_metrics.eval_auc, 0.7);
-  EXPECT_GT(r->final_metrics.eval_auc, *r->bayes_auc - 0.02)
+  EXPECT_GT(r->final_metrics.eval_auc, *r->bayes_auc - 0.03)
       << "bayes " << *r->bayes_auc << " reached " << r->final_metrics.eval_auc;
   ASSERT_EQ(r->history.size(), 3u);
   EXPECT_GT(r->history[2].eval_auc, r->history[0].eval_auc - 0.002);

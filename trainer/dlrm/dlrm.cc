@@ -124,8 +124,10 @@ SparseArchImpl::SparseArchImpl(const std::vector<int64_t>& table_sizes, int64_t 
 
 void SparseArchImpl::ToDouble() {
   TORCH_CHECK(!bf16_, "ToDouble is not supported for BF16 tables");
-  for (size_t f = 0; f < tables_.size(); ++f) {
-    tables_[f] = register_buffer("table" + std::to_string(f), tables_[f].to(torch::kFloat64));
+  // In place, so the registered buffers (and a preceding module->to(kFloat64)) agree.
+  torch::NoGradGuard no_grad;
+  for (auto& t : tables_) {
+    if (t.scalar_type() != torch::kFloat64) t.set_data(t.to(torch::kFloat64));
   }
 }
 
@@ -144,7 +146,7 @@ torch::Tensor SparseArchImpl::forward(const torch::Tensor& indices, const torch:
   TORCH_CHECK(indices.scalar_type() == torch::kInt32 && indices.is_contiguous(),
               "SparseArch indices must be contiguous int32");
   if (offsets.defined()) {
-    TORCH_CHECK(offsets.scalar_type() == torch::kInt32 && offsets.numel() % f_count == 1,
+    TORCH_CHECK(offsets.scalar_type() == torch::kInt32 && offsets.numel() >= 1 && (offsets.numel() - 1) % f_count == 0,
                 "SparseArch offsets must be int32 [F * B + 1]");
   } else {
     TORCH_CHECK(indices.dim() == 2 && indices.size(0) == f_count, "SparseArch indices must be [F=", f_count,

@@ -173,10 +173,13 @@ int Main() {
   if (absl::GetFlag(FLAGS_json)) {
     std::printf("{\"outcome\":\"%s\",\"steps\":%lld,\"train_seconds\":%.6f,\"samples_per_second\":%.3f,"
                 "\"eval_auc\":%.6f,\"eval_logloss\":%.6f,\"bayes_auc\":%.6f,\"flops_per_sample\":%.1f,"
-                "\"parameters\":%lld}\n",
+                "\"parameters\":%lld,\"window_samples_per_second\":[%s]}\n",
                 outcome, static_cast<long long>(r.final_metrics.step), r.train_seconds, r.train_samples_per_second,
                 r.final_metrics.eval_auc, r.final_metrics.eval_logloss, r.bayes_auc.value_or(0.0),
-                r.flops_per_sample, static_cast<long long>(r.parameters));
+                r.flops_per_sample, static_cast<long long>(r.parameters),
+                absl::StrJoin(r.history, ",", [](std::string* out, const StepMetrics& m) {
+                  absl::StrAppend(out, absl::StrFormat("%.1f", m.samples_per_second));
+                }).c_str());
   }
   return r.outcome == TrainOutcome::kDiverged ? 3 : 0;
 }

@@ -56,15 +56,19 @@ def main():
          "--out_train=" + train_bin, "--out_test=" + test_bin], env)
     cpp_cmd = [os.path.join(a.bin, "dlrm-train"), "--config=kaggle1m", "--data=binary",
                "--train_path=" + train_bin, "--test_path=" + test_bin, "--eval_examples=16384",
-               "--optimizer=sgd", "--lr=0.1", "--threads=%d" % a.threads, "--max_steps=%d" % a.steps, "--json"]
+               "--optimizer=sgd", "--lr=0.1", "--threads=%d" % a.threads, "--max_steps=%d" % (a.steps + 10),
+               "--eval_every=10", "--json"]
     py_cmd = ["/usr/bin/python3", os.path.join(HERE, "dlrm_reference.py"), "--threads=%d" % a.threads,
-              "--steps=%d" % a.steps]
+              "--steps=%d" % a.steps, "--warmup=10"]
     cpp, py, cpp_rss, py_rss = [], [], [], []
     flops = None
     for r in range(a.repeats):
         text, rss = run(cpp_cmd, env)
         j = last_json(text)
-        cpp.append(j["samples_per_second"]); cpp_rss.append(rss); flops = j["flops_per_sample"]
+        # The first 10 steps (thread pools, first-touch allocations) are warmup, as in Python.
+        cpp.append(statistics.median(j["window_samples_per_second"][1:]))
+        cpp_rss.append(rss)
+        flops = j["flops_per_sample"]
         text, rss = run(py_cmd, env)
         py.append(last_json(text)["samples_per_second"]); py_rss.append(rss)
         print("repeat %d: C++ %.0f samples/s, Python %.0f samples/s" % (r, cpp[-1], py[-1]), flush=True)
