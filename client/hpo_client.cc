@@ -207,6 +207,12 @@ absl::StatusOr<Observation> HpoClient::CompleteTrial(
   return std::move(*response.mutable_observation());
 }
 
+absl::Status HpoClient::ReleaseTrial(const hpo::v1::ReleaseTrialRequest& request) const {
+  hpo::v1::ReleaseTrialResponse response;
+  HPO_CLIENT_CALL_(*trial_stub_, ReleaseTrial, request, response);
+  return absl::OkStatus();
+}
+
 #undef HPO_CLIENT_CALL_
 
 std::unique_ptr<

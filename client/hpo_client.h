@@ -144,6 +144,8 @@ class HpoClient {
   absl::StatusOr<hpo::v1::Observation> CompleteTrial(
       const hpo::v1::CompleteTrialRequest& request) const;
 
+  absl::Status ReleaseTrial(const hpo::v1::ReleaseTrialRequest& request) const;
+
   // Opens the ReportProgress stream on `context`, which the caller owns and must keep alive for
   // the life of the stream. No deadline is set here: a trial's stream lives as long as the
   // trial; the caller may set one on `context` before calling. Finish() the stream and convert

@@ -24,6 +24,8 @@
 #include "common/logging.h"
 #include "server/service/experiment_manager.h"
 #include "server/service/experiment_service.h"
+#include "server/service/trial_scheduler.h"
+#include "server/service/trial_service.h"
 #include "server/store/sqlite_store.h"
 
 ABSL_FLAG(std::string, data_dir, "hpo-data", "Directory for the database when --db is not given.");
@@ -33,6 +35,10 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(std::string, port_file, "", "If set, the bound port is written to this file.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(int, shutdown_grace_seconds, 5, "Seconds running calls get to finish on shutdown.");
+ABSL_FLAG(double, lease_timeout_seconds, 60,
+          "A worker's lease on a trial expires after this long without a heartbeat.");
+ABSL_FLAG(int, max_lease_attempts, 3,
+          "Leases a trial may get before an expired lease marks it failed.");
 
 namespace {
 
@@ -70,6 +76,15 @@ int Run() {
 
   hpo::service::ExperimentManager manager(store->get(), hpo::RealClock());
   hpo::service::ExperimentService experiment_service(&manager);
+  hpo::service::TrialSchedulerOptions scheduler_options;
+  scheduler_options.lease_timeout = absl::Seconds(absl::GetFlag(FLAGS_lease_timeout_seconds));
+  scheduler_options.max_attempts = absl::GetFlag(FLAGS_max_lease_attempts);
+  if (scheduler_options.lease_timeout <= absl::ZeroDuration() || scheduler_options.max_attempts < 1) {
+    HPO_LOG(ERROR) << "--lease_timeout_seconds must be > 0 and --max_lease_attempts >= 1";
+    return 2;
+  }
+  hpo::service::TrialScheduler scheduler(&manager, hpo::RealClock(), scheduler_options);
+  hpo::service::TrialService trial_service(&scheduler);
 
   // Signals are blocked before gRPC starts its threads, so only sigwait() below receives them.
   sigset_t signals;
@@ -84,6 +99,7 @@ int Run() {
   int port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&experiment_service);
+  builder.RegisterService(&trial_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     HPO_LOG(ERROR) << "cannot listen on " << absl::GetFlag(FLAGS_listen);

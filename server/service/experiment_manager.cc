@@ -213,7 +213,21 @@ absl::StatusOr<Experiment> ExperimentManager::SetExperimentState(int64_t experim
 
 absl::StatusOr<Suggestion> ExperimentManager::CreateSuggestion(
     int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata) {
+  return IssueSuggestion(experiment_id, metadata, nullptr);
+}
+
+absl::StatusOr<Suggestion> ExperimentManager::IssueSuggestion(
+    int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata,
+    const Lease* lease) {
   HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  // A leased suggestion is ACTIVE, held by the worker until its lease expires.
+  auto apply_lease = [lease](Suggestion& s) {
+    if (lease == nullptr) return;
+    s.set_state(hpo::v1::SUGGESTION_STATE_ACTIVE);
+    s.set_worker_id(lease->worker_id);
+    *s.mutable_lease_expire_time() = lease->expire_time;
+    s.set_attempts(s.attempts() + 1);
+  };
   // Each round either issues a suggestion or learns that fresh proposals are needed; those are
   // computed without holding mu_, so other calls proceed meanwhile. A new observation arriving
   // during the computation makes the proposals stale and costs another round.
@@ -233,6 +247,21 @@ absl::StatusOr<Suggestion> ExperimentManager::CreateSuggestion(
                   : "",
               "; suggestions are issued only while it is active"));
         }
+        if (lease != nullptr) {
+          // Suggestions whose lease expired return to this pool before anything new is issued.
+          HPO_ASSIGN_OR_RETURN(
+              std::vector<Suggestion> open,
+              store_->ListSuggestions(experiment_id, {hpo::v1::SUGGESTION_STATE_OPEN}));
+          for (Suggestion& candidate : open) {
+            if (candidate.worker_id().empty() && candidate.attempts() > 0) {
+              result = std::move(candidate);
+              apply_lease(result);
+              HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
+              HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
+              return absl::OkStatus();
+            }
+          }
+        }
         const auto& p = e.progress();
         if (p.open_suggestion_count() >= e.parallel_bandwidth()) {
           return absl::FailedPreconditionError(absl::StrCat(
@@ -251,6 +280,7 @@ absl::StatusOr<Suggestion> ExperimentManager::CreateSuggestion(
         if (!queued.empty()) {
           result = std::move(queued.front());
           result.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
+          apply_lease(result);
           for (const auto& [k, v] : metadata) (*result.mutable_metadata())[k] = v;
           HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
           HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
@@ -268,6 +298,7 @@ absl::StatusOr<Suggestion> ExperimentManager::CreateSuggestion(
         s.set_source(std::move(proposal->source));
         *s.mutable_assignment() = std::move(proposal->assignment);
         *s.mutable_metadata() = metadata;
+        apply_lease(s);
         HPO_ASSIGN_OR_RETURN(result, store_->InsertSuggestion(s));
         return absl::OkStatus();
       }));
@@ -353,6 +384,11 @@ absl::StatusOr<Suggestion> ExperimentManager::DeleteSuggestion(int64_t experimen
 
 absl::StatusOr<Observation> ExperimentManager::CreateObservation(
     const hpo::v1::CreateObservationRequest& request) {
+  return RecordObservation(request, nullptr);
+}
+
+absl::StatusOr<Observation> ExperimentManager::RecordObservation(
+    const hpo::v1::CreateObservationRequest& request, const std::string* worker_id) {
   HPO_RETURN_IF_ERROR(RequireId(request.experiment_id(), "experiment_id"));
   if (request.suggestion_id() < 0) {
     return absl::InvalidArgumentError("suggestion_id: must be a positive id");
@@ -398,6 +434,12 @@ absl::StatusOr<Observation> ExperimentManager::CreateObservation(
             "suggestion_id: suggestion ", s.id(), " is already observed (observation ",
             existing->id(), ") with other values"));
       }
+      if (worker_id != nullptr && (s.state() != hpo::v1::SUGGESTION_STATE_ACTIVE ||
+                                   s.worker_id() != *worker_id)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "suggestion_id: suggestion ", s.id(), " is not leased by worker \"", *worker_id,
+            "\" (its lease expired or was given to another worker)"));
+      }
       if (!IsOpen(s.state())) {
         return absl::FailedPreconditionError(absl::StrCat(
             "suggestion_id: suggestion ", s.id(), " is ", SuggestionStateName(s.state()),
@@ -405,8 +447,9 @@ absl::StatusOr<Observation> ExperimentManager::CreateObservation(
       }
       o.set_suggestion_id(s.id());
       *o.mutable_assignment() = s.assignment();
-      s.set_state(request.failed() ? hpo::v1::SUGGESTION_STATE_FAILED
-                                   : hpo::v1::SUGGESTION_STATE_COMPLETED);
+      s.set_state(request.failed()             ? hpo::v1::SUGGESTION_STATE_FAILED
+                  : !s.stop_reason().empty() ? hpo::v1::SUGGESTION_STATE_PRUNED
+                                             : hpo::v1::SUGGESTION_STATE_COMPLETED);
       s.clear_lease_expire_time();
       HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(s));
     } else {

@@ -84,6 +84,23 @@ class ExperimentManager {
   absl::Status Ping();
 
  private:
+  friend class TrialScheduler;  // shares mu_, the store and the issuing logic
+
+  // A worker's hold on a suggestion.
+  struct Lease {
+    std::string worker_id;
+    google::protobuf::Timestamp expire_time;
+  };
+
+  // CreateSuggestion; with `lease`, a suggestion returned to the pool by an expired lease is
+  // taken first, and the issued suggestion is ACTIVE under the lease.
+  absl::StatusOr<hpo::v1::Suggestion> IssueSuggestion(
+      int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata,
+      const Lease* lease);
+  // CreateObservation; with `worker_id`, the suggestion must be leased by that worker (a retried
+  // report of a stored result still returns it). A suggestion stopped by the pruner ends PRUNED.
+  absl::StatusOr<hpo::v1::Observation> RecordObservation(
+      const hpo::v1::CreateObservationRequest& request, const std::string* worker_id);
   absl::StatusOr<hpo::v1::Suggestion> GetOwnedSuggestion(int64_t experiment_id,
                                                          int64_t suggestion_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -693,10 +693,25 @@ absl::Status ValidateCheckpoint(const hpo::v1::Experiment& experiment,
   }
   const std::string mpath = absl::StrCat(field, ".metrics");
   if (checkpoint.metrics().empty()) return Invalid(mpath, "at least one metric value is required");
+  if (checkpoint.metrics_size() > kMaxCheckpointMetrics) {
+    return Invalid(mpath, absl::StrCat("at most ", kMaxCheckpointMetrics, " values (got ",
+                                       checkpoint.metrics_size(), ")"));
+  }
+  // Learning curves may carry signals the experiment does not optimize (train_loss for the
+  // regulator, throughput): any well-formed name is accepted.
   std::set<std::string> seen;
   for (int i = 0; i < checkpoint.metrics_size(); ++i) {
-    HPO_RETURN_IF_ERROR(ValidateMetricValue(experiment, checkpoint.metrics(i),
-                                            Indexed(mpath, "", i, checkpoint.metrics(i).name()), &seen));
+    const hpo::v1::MetricValue& v = checkpoint.metrics(i);
+    const std::string path = Indexed(mpath, "", i, v.name());
+    if (v.name().empty() || v.name().size() > 128) {
+      return Invalid(absl::StrCat(path, ".name"), "must have 1 to 128 characters");
+    }
+    if (!seen.insert(v.name()).second) {
+      return Invalid(path, absl::StrCat("duplicate value for metric ", v.name()));
+    }
+    if (!std::isfinite(v.value())) {
+      return Invalid(absl::StrCat(path, ".value"), absl::StrCat("must be finite (got ", Num(v.value()), ")"));
+    }
   }
   return absl::OkStatus();
 }

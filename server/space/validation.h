@@ -40,6 +40,7 @@ inline constexpr int kMaxOptimizedMetrics = 2;
 inline constexpr int kMaxMetadataEntries = 64;
 inline constexpr int kMaxMetadataKeyLength = 128;
 inline constexpr int kMaxMetadataValueLength = 4096;
+inline constexpr int kMaxCheckpointMetrics = 64;
 inline constexpr int kMaxNameLength = 128;
 
 // Algorithm names accepted by the one-argument ValidateExperiment. hpo::space sits below
@@ -98,7 +99,8 @@ absl::Status ValidateObservationValues(
     absl::string_view field);
 
 // Validates one learning-curve checkpoint: step >= 0, elapsed_seconds finite and >= 0, at
-// least one metric, metric names known and unique, values finite (NaN and infinities are
+// least one metric and at most kMaxCheckpointMetrics, names of 1 to 128 characters (not only the
+// experiment's metrics: curves also carry e.g. train_loss) and unique, values finite (NaN and infinities are
 // rejected: a diverged trial should be reported as a failed observation), stddev finite >= 0.
 // Whether the step increases is the caller's business (it needs the stored curve).
 absl::Status ValidateCheckpoint(const hpo::v1::Experiment& experiment,

@@ -1,5 +1,6 @@
 #include "server/store/sqlite_store.h"
 
+#include <map>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -37,10 +38,18 @@ constexpr char kInsertSuggestionSql[] =
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSelectSuggestionColumns[] =
     "SELECT id, experiment_id, state, source, assignment, metadata, worker_id, "
-    "lease_expire_time_us, attempts, create_time_us, update_time_us FROM suggestions";
+    "lease_expire_time_us, attempts, create_time_us, update_time_us, stop_reason, stop_step "
+    "FROM suggestions";
 constexpr char kUpdateSuggestionSql[] =
     "UPDATE suggestions SET state = ?, worker_id = ?, lease_expire_time_us = ?, attempts = ?, "
-    "metadata = ?, update_time_us = ? WHERE id = ?";
+    "metadata = ?, update_time_us = ?, stop_reason = ?, stop_step = ? WHERE id = ?";
+constexpr char kUpsertWorkerSql[] =
+    "INSERT INTO workers (id, name, host, threads, labels, register_time_us, last_heartbeat_us) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO UPDATE SET name = ?2, host = ?3, "
+    "threads = ?4, labels = ?5, last_heartbeat_us = ?6";
+constexpr char kTouchWorkerSql[] = "UPDATE workers SET last_heartbeat_us = ? WHERE id = ?";
+constexpr char kSelectWorkersSql[] =
+    "SELECT id, name, host, threads, labels, register_time_us, last_heartbeat_us FROM workers";
 constexpr char kCountIssuedSql[] =
     "SELECT COUNT(*) FROM suggestions WHERE experiment_id = ? AND state != ?";
 
@@ -107,7 +116,25 @@ absl::StatusOr<Suggestion> SuggestionFromRow(const Statement& stmt) {
   s.set_attempts(static_cast<int32_t>(stmt.ColumnInt64(8)));
   SetTimestamp(stmt.ColumnInt64(9), s.mutable_create_time());
   SetTimestamp(stmt.ColumnInt64(10), s.mutable_update_time());
+  s.set_stop_reason(stmt.ColumnText(11));
+  s.set_stop_step(stmt.ColumnInt64(12));
   return s;
+}
+
+absl::StatusOr<WorkerRecord> WorkerFromRow(const Statement& stmt) {
+  WorkerRecord w;
+  w.id = stmt.ColumnText(0);
+  w.info.set_name(stmt.ColumnText(1));
+  w.info.set_host(stmt.ColumnText(2));
+  w.info.set_threads(static_cast<int32_t>(stmt.ColumnInt64(3)));
+  if (!stmt.ColumnIsNull(4)) {
+    hpo::v1::WorkerInfo labels;
+    HPO_RETURN_IF_ERROR(ParseBlob(stmt.ColumnBlob(4), &labels, "worker labels"));
+    *w.info.mutable_labels() = labels.labels();
+  }
+  w.register_time = absl::FromUnixMicros(stmt.ColumnInt64(5));
+  w.last_heartbeat = absl::FromUnixMicros(stmt.ColumnInt64(6));
+  return w;
 }
 
 }  // namespace
@@ -308,7 +335,9 @@ absl::Status SqliteStore::UpdateSuggestion(const Suggestion& suggestion) {
   stmt.BindInt64(4, suggestion.attempts())
       .BindBlob(5, MetadataBlob(suggestion))
       .BindInt64(6, ToMicros(clock_->Now()))
-      .BindInt64(7, suggestion.id());
+      .BindText(7, suggestion.stop_reason())
+      .BindInt64(8, suggestion.stop_step())
+      .BindInt64(9, suggestion.id());
   HPO_RETURN_IF_ERROR(stmt.Run());
   if (db_.Changes() == 0) {
     return absl::NotFoundError(absl::StrCat("suggestion ", suggestion.id(), " not found"));
@@ -455,6 +484,104 @@ absl::StatusOr<std::vector<Checkpoint>> SqliteStore::ListCheckpoints(int64_t sug
     v->set_value(stmt.ColumnDouble(2));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Suggestion>> SqliteStore::ListLeasedSuggestions(
+    const std::string& worker_id, absl::Time expired_before) {
+  std::string sql = absl::StrCat(kSelectSuggestionColumns, " WHERE state = ?1");
+  if (!worker_id.empty()) absl::StrAppend(&sql, " AND worker_id = ?2");
+  if (expired_before != absl::InfiniteFuture()) {
+    absl::StrAppend(&sql, " AND lease_expire_time_us < ?3");
+  }
+  absl::StrAppend(&sql, " ORDER BY id");
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
+  stmt.BindInt64(1, hpo::v1::SUGGESTION_STATE_ACTIVE);
+  if (!worker_id.empty()) stmt.BindText(2, worker_id);
+  if (expired_before != absl::InfiniteFuture()) stmt.BindInt64(3, ToMicros(expired_before));
+  std::vector<Suggestion> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HPO_ASSIGN_OR_RETURN(Suggestion s, SuggestionFromRow(stmt));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<Checkpoint>>> SqliteStore::ListExperimentCheckpoints(
+    int64_t experiment_id) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("SELECT c.suggestion_id, c.step, c.metric, c.value, c.elapsed_seconds, "
+                  "c.create_time_us FROM checkpoints c JOIN suggestions s ON s.id = c.suggestion_id "
+                  "WHERE s.experiment_id = ? ORDER BY c.suggestion_id, c.step, c.metric"));
+  stmt.BindInt64(1, experiment_id);
+  std::map<int64_t, std::vector<Checkpoint>> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    std::vector<Checkpoint>& curve = out[stmt.ColumnInt64(0)];
+    const int64_t step = stmt.ColumnInt64(1);
+    if (curve.empty() || curve.back().step() != step) {
+      Checkpoint& c = curve.emplace_back();
+      c.set_step(step);
+      c.set_elapsed_seconds(stmt.ColumnDouble(4));
+      SetTimestamp(stmt.ColumnInt64(5), c.mutable_create_time());
+    }
+    hpo::v1::MetricValue* v = curve.back().add_metrics();
+    v->set_name(stmt.ColumnText(2));
+    v->set_value(stmt.ColumnDouble(3));
+  }
+  return out;
+}
+
+absl::Status SqliteStore::UpsertWorker(const std::string& worker_id,
+                                       const hpo::v1::WorkerInfo& info) {
+  hpo::v1::WorkerInfo labels;
+  *labels.mutable_labels() = info.labels();
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kUpsertWorkerSql));
+  stmt.BindText(1, worker_id)
+      .BindText(2, info.name())
+      .BindText(3, info.host())
+      .BindInt64(4, info.threads())
+      .BindBlob(5, labels.SerializeAsString())
+      .BindInt64(6, ToMicros(clock_->Now()));
+  return stmt.Run();
+}
+
+absl::Status SqliteStore::TouchWorker(const std::string& worker_id) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kTouchWorkerSql));
+  stmt.BindInt64(1, ToMicros(clock_->Now())).BindText(2, worker_id);
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  if (db_.Changes() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("worker_id: worker \"", worker_id, "\" is not registered"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<WorkerRecord>> SqliteStore::ListWorkers() {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(absl::StrCat(kSelectWorkersSql, " ORDER BY id")));
+  std::vector<WorkerRecord> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HPO_ASSIGN_OR_RETURN(WorkerRecord w, WorkerFromRow(stmt));
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+absl::StatusOr<WorkerRecord> SqliteStore::GetWorker(const std::string& worker_id) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt,
+                       db_.Prepare(absl::StrCat(kSelectWorkersSql, " WHERE id = ?")));
+  stmt.BindText(1, worker_id);
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("worker_id: worker \"", worker_id, "\" is not registered"));
+  }
+  return WorkerFromRow(stmt);
 }
 
 }  // namespace hpo::store

@@ -42,6 +42,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListSuggestions(
       int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states) override;
   absl::Status UpdateSuggestion(const hpo::v1::Suggestion& suggestion) override;
+  absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListLeasedSuggestions(
+      const std::string& worker_id, absl::Time expired_before) override;
   absl::StatusOr<int64_t> CountIssuedSuggestions(int64_t experiment_id) override;
 
   absl::StatusOr<hpo::v1::Observation> InsertObservation(
@@ -55,6 +57,14 @@ class SqliteStore final : public Store {
                                 const hpo::v1::Checkpoint& checkpoint) override;
   absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ListCheckpoints(
       int64_t suggestion_id) override;
+  absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Checkpoint>>> ListExperimentCheckpoints(
+      int64_t experiment_id) override;
+
+  absl::Status UpsertWorker(const std::string& worker_id,
+                            const hpo::v1::WorkerInfo& info) override;
+  absl::Status TouchWorker(const std::string& worker_id) override;
+  absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) override;
+  absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() override;
 
  private:
   SqliteStore(sqlite::Database db, Clock* clock) : db_(std::move(db)), clock_(clock) {}

@@ -16,14 +16,26 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "hpo/v1/experiment.pb.h"
+#include "hpo/v1/trial_service.pb.h"
 
 namespace hpo::store {
+
+// A registered worker.
+struct WorkerRecord {
+  std::string id;
+  hpo::v1::WorkerInfo info;
+  absl::Time register_time;
+  absl::Time last_heartbeat;
+};
 
 class Store {
  public:
@@ -62,8 +74,13 @@ class Store {
   // Suggestions of an experiment whose state is in `states` (all if empty), oldest first.
   virtual absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListSuggestions(
       int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states) = 0;
-  // Overwrites state, worker_id, lease_expire_time, attempts and metadata; sets update time.
+  // Overwrites state, worker_id, lease_expire_time, attempts, metadata, stop_reason and stop_step;
+  // sets update time.
   virtual absl::Status UpdateSuggestion(const hpo::v1::Suggestion& suggestion) = 0;
+  // ACTIVE (leased) suggestions, of `worker_id` if not empty, whose lease expires before
+  // `expired_before` if it is finite; oldest first.
+  virtual absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListLeasedSuggestions(
+      const std::string& worker_id, absl::Time expired_before) = 0;
   // Number of suggestions the experiment has issued (every state except QUEUED).
   virtual absl::StatusOr<int64_t> CountIssuedSuggestions(int64_t experiment_id) = 0;
 
@@ -89,6 +106,19 @@ class Store {
   // The suggestion's checkpoints by step, metrics grouped per step.
   virtual absl::StatusOr<std::vector<hpo::v1::Checkpoint>> ListCheckpoints(
       int64_t suggestion_id) = 0;
+  // Every learning curve of an experiment, by suggestion id.
+  virtual absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Checkpoint>>>
+  ListExperimentCheckpoints(int64_t experiment_id) = 0;
+
+  // --- Workers ---
+
+  // Registers a worker or updates its description; sets its heartbeat time to now.
+  virtual absl::Status UpsertWorker(const std::string& worker_id,
+                                    const hpo::v1::WorkerInfo& info) = 0;
+  // Sets the worker's heartbeat time to now. NOT_FOUND if it never registered.
+  virtual absl::Status TouchWorker(const std::string& worker_id) = 0;
+  virtual absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) = 0;
+  virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
 };
 
 }  // namespace hpo::store

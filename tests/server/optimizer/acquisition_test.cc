@@ -43,7 +43,9 @@ TEST(LogExpectedImprovement, FiniteAndMonotoneFarFromIncumbent) {
     EXPECT_TRUE(std::isfinite(v)) << z;
     EXPECT_TRUE(std::isfinite(d)) << z;
     EXPECT_GT(d, 0) << z;
-    if (z < -1.0) EXPECT_LT(v, previous) << z;
+    if (z < -1.0) {
+      EXPECT_LT(v, previous) << z;
+    }
     previous = v;
     // Leading asymptotics: log h(z) ~ -z^2/2 - log(sqrt(2 pi)) - 2 log|z|.
     if (z < -100) {

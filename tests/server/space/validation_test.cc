@@ -856,10 +856,14 @@ TEST(ValidateCheckpoint, RejectsBadElapsed) {
   EXPECT_TRUE(IsInvalid(CheckCheckpoint(c), "checkpoint.elapsed_seconds"));
 }
 
-TEST(ValidateCheckpoint, RequiresKnownFiniteMetrics) {
+TEST(ValidateCheckpoint, RequiresNamedUniqueFiniteMetrics) {
   hpo::v1::Checkpoint c = ValidCheckpoint();
-  c.mutable_metrics(0)->set_name("acc");
-  EXPECT_TRUE(IsInvalid(CheckCheckpoint(c), "checkpoint.metrics[0] (acc): unknown metric"));
+  c.mutable_metrics(0)->set_name("train_loss");  // curves may carry extra signals
+  EXPECT_TRUE(CheckCheckpoint(c).ok());
+  *c.add_metrics() = c.metrics(0);
+  EXPECT_TRUE(IsInvalid(CheckCheckpoint(c), "checkpoint.metrics[1] (train_loss): duplicate"));
+  c.mutable_metrics(1)->set_name("");
+  EXPECT_TRUE(IsInvalid(CheckCheckpoint(c), "checkpoint.metrics[1].name"));
   c = ValidCheckpoint();
   c.mutable_metrics(0)->set_value(NAN);
   EXPECT_TRUE(IsInvalid(CheckCheckpoint(c), "checkpoint.metrics[0] (auc).value: must be finite"));

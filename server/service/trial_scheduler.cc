@@ -1,0 +1,375 @@
+#include "server/service/trial_scheduler.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "server/pruning/pruner.h"
+#include "server/space/validation.h"
+
+namespace hpo::service {
+namespace {
+
+using ::hpo::v1::Experiment;
+using ::hpo::v1::Suggestion;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t micros = absl::ToUnixMicros(t);
+  ts.set_seconds(micros / 1'000'000);
+  ts.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+  return ts;
+}
+
+absl::Status RequireWorker(const std::string& worker_id) {
+  if (worker_id.empty()) return absl::InvalidArgumentError("worker_id: required");
+  return absl::OkStatus();
+}
+
+absl::Status NotHeldBy(const Suggestion& s, const std::string& worker_id) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "suggestion_id: suggestion ", s.id(), " is not leased by worker \"", worker_id,
+      "\" (its lease expired or was given to another worker)"));
+}
+
+pruning::TrialState ToTrialState(v1::SuggestionState s) {
+  switch (s) {
+    case v1::SUGGESTION_STATE_COMPLETED: return pruning::TrialState::kCompleted;
+    case v1::SUGGESTION_STATE_PRUNED: return pruning::TrialState::kPruned;
+    case v1::SUGGESTION_STATE_FAILED: return pruning::TrialState::kFailed;
+    default: return pruning::TrialState::kRunning;
+  }
+}
+
+v1::ProgressDecision Stop(int64_t step, const std::string& reason) {
+  v1::ProgressDecision d;
+  d.set_step(step);
+  d.set_decision(v1::DECISION_STOP);
+  d.set_reason(reason);
+  return d;
+}
+
+}  // namespace
+
+TrialScheduler::TrialScheduler(ExperimentManager* manager, Clock* clock,
+                               TrialSchedulerOptions options)
+    : manager_(manager), clock_(clock), options_(options) {
+  if (options_.background_reaper) reaper_ = std::thread([this] { ReaperLoop(); });
+}
+
+TrialScheduler::~TrialScheduler() {
+  {
+    absl::MutexLock lock(&reaper_mu_);
+    stopping_ = true;
+  }
+  if (reaper_.joinable()) reaper_.join();
+}
+
+google::protobuf::Timestamp TrialScheduler::LeaseExpiry() {
+  return ToProto(clock_->Now() + options_.lease_timeout);
+}
+
+absl::StatusOr<v1::RegisterWorkerResponse> TrialScheduler::RegisterWorker(
+    const v1::RegisterWorkerRequest& request) {
+  const v1::WorkerInfo& info = request.worker();
+  if (info.name().size() > 256 || info.host().size() > 256) {
+    return absl::InvalidArgumentError("worker: name and host must be at most 256 characters");
+  }
+  if (info.threads() < 0) return absl::InvalidArgumentError("worker.threads: must be >= 0");
+  std::string worker_id = request.worker_id();
+  if (worker_id.size() > 128) return absl::InvalidArgumentError("worker_id: at most 128 characters");
+  if (worker_id.empty()) {
+    absl::BitGen gen;
+    worker_id = absl::StrFormat("w-%012x", absl::Uniform<uint64_t>(gen, 0, uint64_t{1} << 48));
+  }
+  {
+    absl::MutexLock lock(&manager_->mu_);
+    HPO_RETURN_IF_ERROR(manager_->store_->Transact(
+        [&]() { return manager_->store_->UpsertWorker(worker_id, info); }));
+  }
+  HPO_LOG(INFO) << "worker " << worker_id << " registered (" << info.name() << "@" << info.host()
+                << ", " << info.threads() << " threads)";
+  v1::RegisterWorkerResponse response;
+  response.set_worker_id(worker_id);
+  const absl::Duration interval = options_.lease_timeout / 4;
+  response.mutable_heartbeat_interval()->set_seconds(absl::ToInt64Seconds(interval));
+  response.mutable_heartbeat_interval()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(interval) % 1'000'000'000));
+  return response;
+}
+
+absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
+    const v1::LeaseTrialRequest& request) {
+  HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
+  if (request.experiment_id() < 0) {
+    return absl::InvalidArgumentError("experiment_id: must be 0 (any) or a positive id");
+  }
+  HPO_RETURN_IF_ERROR(ReapExpiredLeases().status());
+  v1::LeaseTrialResponse response;
+  std::vector<int64_t> candidates;
+  {
+    absl::MutexLock lock(&manager_->mu_);
+    store::Store* store = manager_->store_;
+    HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+      HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id()));
+      // The same worker asking again gets its own unfinished suggestion back.
+      HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> held,
+                           store->ListLeasedSuggestions(request.worker_id(), absl::InfiniteFuture()));
+      for (Suggestion& s : held) {
+        if (request.experiment_id() != 0 && s.experiment_id() != request.experiment_id()) continue;
+        *s.mutable_lease_expire_time() = LeaseExpiry();
+        HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+        HPO_ASSIGN_OR_RETURN(*response.mutable_experiment(), store->GetExperiment(s.experiment_id()));
+        *response.mutable_lease_expire_time() = s.lease_expire_time();
+        *response.mutable_suggestion() = std::move(s);
+        return absl::OkStatus();
+      }
+      if (request.experiment_id() != 0) {
+        HPO_RETURN_IF_ERROR(store->GetExperiment(request.experiment_id()).status());
+        candidates.push_back(request.experiment_id());
+      } else {
+        HPO_ASSIGN_OR_RETURN(std::vector<Experiment> active,
+                             store->ListExperiments("", {v1::EXPERIMENT_STATE_ACTIVE}));
+        for (auto it = active.rbegin(); it != active.rend(); ++it) candidates.push_back(it->id());
+      }
+      return absl::OkStatus();
+    }));
+  }
+  if (response.has_suggestion()) return response;
+  // Oldest experiment first; one that cannot issue now (paused, bandwidth, budget) is skipped.
+  for (int64_t experiment_id : candidates) {
+    ExperimentManager::Lease lease{request.worker_id(), LeaseExpiry()};
+    absl::StatusOr<Suggestion> s = manager_->IssueSuggestion(experiment_id, {}, &lease);
+    if (absl::IsFailedPrecondition(s.status())) continue;
+    HPO_RETURN_IF_ERROR(s.status());
+    HPO_ASSIGN_OR_RETURN(*response.mutable_experiment(), manager_->GetExperiment(experiment_id));
+    *response.mutable_lease_expire_time() = s->lease_expire_time();
+    *response.mutable_suggestion() = *std::move(s);
+    HPO_LOG(INFO) << "worker " << request.worker_id() << " leased suggestion "
+                  << response.suggestion().id() << " of experiment " << experiment_id
+                  << " (attempt " << response.suggestion().attempts() << ")";
+    return response;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
+    const v1::HeartbeatRequest& request) {
+  HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
+  v1::HeartbeatResponse response;
+  absl::MutexLock lock(&manager_->mu_);
+  store::Store* store = manager_->store_;
+  HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+    HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id()));
+    if (request.suggestion_id() == 0) return absl::OkStatus();
+    HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
+    if (s.state() == v1::SUGGESTION_STATE_DELETED) {
+      response.set_stop(true);
+      return absl::OkStatus();
+    }
+    if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != request.worker_id()) {
+      return NotHeldBy(s, request.worker_id());
+    }
+    *s.mutable_lease_expire_time() = LeaseExpiry();
+    HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+    *response.mutable_lease_expire_time() = s.lease_expire_time();
+    HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+    response.set_stop(!s.stop_reason().empty() || e.state() == v1::EXPERIMENT_STATE_PAUSED ||
+                      e.state() == v1::EXPERIMENT_STATE_ARCHIVED);
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
+absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
+    const v1::ProgressReport& report) {
+  HPO_RETURN_IF_ERROR(RequireWorker(report.worker_id()));
+  if (report.suggestion_id() <= 0) {
+    return absl::InvalidArgumentError("suggestion_id: must be a positive id");
+  }
+  const v1::Checkpoint& checkpoint = report.checkpoint();
+  v1::ProgressDecision decision;
+  absl::MutexLock lock(&manager_->mu_);
+  store::Store* store = manager_->store_;
+  HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+    HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(report.suggestion_id()));
+    if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != report.worker_id()) {
+      return NotHeldBy(s, report.worker_id());
+    }
+    HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+    // Non-finite values are the regulator's business (divergence), so they pass validation here
+    // and are kept out of the store.
+    v1::Checkpoint finite = checkpoint, checked = checkpoint;
+    finite.clear_metrics();
+    for (auto& m : *checked.mutable_metrics()) {
+      if (std::isfinite(m.value())) {
+        *finite.add_metrics() = m;
+      } else {
+        m.set_value(0);  // names and step are still checked
+      }
+    }
+    HPO_RETURN_IF_ERROR(space::ValidateCheckpoint(e, checked, "checkpoint"));
+    *s.mutable_lease_expire_time() = LeaseExpiry();
+    if (!s.stop_reason().empty()) {  // already decided: repeat it
+      HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+      decision = Stop(s.stop_step(), s.stop_reason());
+      return absl::OkStatus();
+    }
+    if (finite.metrics_size() > 0) {
+      absl::Status inserted = store->InsertCheckpoint(s.id(), finite);
+      if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;  // resent step
+    }
+    // Every learning curve of the experiment; this trial's last point as reported (raw).
+    HPO_ASSIGN_OR_RETURN(auto curves, store->ListExperimentCheckpoints(e.id()));
+    HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> all, store->ListSuggestions(e.id(), {}));
+    pruning::TrialCurve trial;
+    std::vector<pruning::TrialCurve> others;
+    for (const Suggestion& other : all) {
+      if (other.state() == v1::SUGGESTION_STATE_QUEUED ||
+          other.state() == v1::SUGGESTION_STATE_DELETED) {
+        continue;
+      }
+      pruning::TrialCurve curve;
+      curve.trial_id = other.id();
+      curve.state = ToTrialState(other.state());
+      if (auto it = curves.find(other.id()); it != curves.end()) curve.checkpoints = it->second;
+      if (other.id() == s.id()) {
+        while (!curve.checkpoints.empty() && curve.checkpoints.back().step() >= checkpoint.step()) {
+          curve.checkpoints.pop_back();
+        }
+        curve.checkpoints.push_back(checkpoint);
+        trial = std::move(curve);
+      } else if (!curve.checkpoints.empty()) {
+        others.push_back(std::move(curve));
+      }
+    }
+    HPO_ASSIGN_OR_RETURN(std::unique_ptr<pruning::Pruner> pruner, pruning::CreatePruner(e));
+    const pruning::Decision d = pruner->ShouldPrune(trial, others);
+    if (d.stop) {
+      s.set_stop_reason(d.reason);
+      s.set_stop_step(checkpoint.step());
+      decision = Stop(checkpoint.step(), d.reason);
+      HPO_LOG(INFO) << "suggestion " << s.id() << " stopped at step " << checkpoint.step() << ": "
+                    << d.reason;
+    } else {
+      decision.set_step(checkpoint.step());
+      decision.set_decision(v1::DECISION_CONTINUE);
+    }
+    return store->UpdateSuggestion(s);
+  }));
+  return decision;
+}
+
+absl::StatusOr<v1::Observation> TrialScheduler::CompleteTrial(
+    const v1::CompleteTrialRequest& request) {
+  HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
+  if (request.suggestion_id() <= 0) {
+    return absl::InvalidArgumentError("suggestion_id: must be a positive id");
+  }
+  int64_t experiment_id = 0;
+  {
+    absl::MutexLock lock(&manager_->mu_);
+    HPO_ASSIGN_OR_RETURN(Suggestion s, manager_->store_->GetSuggestion(request.suggestion_id()));
+    experiment_id = s.experiment_id();
+  }
+  v1::CreateObservationRequest observation;
+  observation.set_experiment_id(experiment_id);
+  observation.set_suggestion_id(request.suggestion_id());
+  *observation.mutable_values() = request.values();
+  observation.set_failed(request.failed());
+  observation.set_failure_reason(request.failure_reason());
+  *observation.mutable_metadata() = request.metadata();
+  (*observation.mutable_metadata())["worker_id"] = request.worker_id();
+  return manager_->RecordObservation(observation, &request.worker_id());
+}
+
+absl::Status TrialScheduler::ReleaseTrial(const v1::ReleaseTrialRequest& request) {
+  HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
+  int64_t experiment_id = 0;
+  {
+    absl::MutexLock lock(&manager_->mu_);
+    store::Store* store = manager_->store_;
+    HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+      HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
+      if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != request.worker_id()) {
+        return NotHeldBy(s, request.worker_id());
+      }
+      s.set_state(v1::SUGGESTION_STATE_OPEN);
+      s.set_worker_id("");
+      s.clear_lease_expire_time();
+      // The attempt is given back, but a pooled suggestion keeps attempts >= 1 (that marks it
+      // as leasable, unlike a client's open suggestion).
+      s.set_attempts(std::max(1, s.attempts() - 1));
+      experiment_id = s.experiment_id();
+      return store->UpdateSuggestion(s);
+    }));
+  }
+  HPO_LOG(INFO) << "worker " << request.worker_id() << " released suggestion "
+                << request.suggestion_id() << ": " << request.reason();
+  manager_->proposals_.Refresh(experiment_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
+  std::vector<int64_t> touched;
+  {
+    absl::MutexLock lock(&manager_->mu_);
+    store::Store* store = manager_->store_;
+    HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+      HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> expired,
+                           store->ListLeasedSuggestions("", clock_->Now()));
+      for (Suggestion& s : expired) {
+        const std::string worker = s.worker_id();
+        s.set_worker_id("");
+        s.clear_lease_expire_time();
+        if (s.attempts() >= options_.max_attempts) {
+          s.set_state(v1::SUGGESTION_STATE_FAILED);
+          HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+          v1::Observation failed;
+          failed.set_experiment_id(s.experiment_id());
+          failed.set_suggestion_id(s.id());
+          *failed.mutable_assignment() = s.assignment();
+          failed.set_failed(true);
+          failed.set_failure_reason(absl::StrCat("lease expired ", s.attempts(),
+                                                 " times; last worker ", worker,
+                                                 " stopped sending heartbeats"));
+          HPO_RETURN_IF_ERROR(store->InsertObservation(failed).status());
+          HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+          if (e.state() == v1::EXPERIMENT_STATE_ACTIVE &&
+              e.progress().observation_count() >= e.observation_budget()) {
+            HPO_RETURN_IF_ERROR(
+                store->UpdateExperimentState(e.id(), v1::EXPERIMENT_STATE_COMPLETED));
+          }
+          HPO_LOG(WARNING) << "suggestion " << s.id() << " failed: " << failed.failure_reason();
+        } else {
+          s.set_state(v1::SUGGESTION_STATE_OPEN);  // back to the pool
+          HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+          HPO_LOG(WARNING) << "suggestion " << s.id() << ": lease of worker " << worker
+                           << " expired; returned to the pool";
+        }
+        touched.push_back(s.experiment_id());
+      }
+      return absl::OkStatus();
+    }));
+  }
+  for (int64_t id : touched) manager_->proposals_.Refresh(id);
+  return static_cast<int>(touched.size());
+}
+
+void TrialScheduler::ReaperLoop() {
+  const absl::Duration period = std::max(options_.lease_timeout / 4, absl::Milliseconds(100));
+  while (true) {
+    {
+      absl::MutexLock lock(&reaper_mu_);
+      if (reaper_mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) return;
+    }
+    absl::StatusOr<int> reaped = ReapExpiredLeases();
+    if (!reaped.ok()) HPO_LOG(WARNING) << "reaping expired leases: " << reaped.status();
+  }
+}
+
+}  // namespace hpo::service

@@ -1,0 +1,85 @@
+// File: server/service/trial_scheduler.h
+//
+// The plain C++ core behind TrialService: worker registration, leases, heartbeats, learning-curve
+// progress with prune decisions, and trial completion (Vizier's client_id lease rule).
+//
+// - LeaseTrial gives a worker its own unfinished suggestion back if it holds one; otherwise a
+//   suggestion whose lease expired (returned to the pool), a queued one, or a new one from the
+//   optimizer, within parallel_bandwidth and the budget. The lease lasts `lease_timeout` and is
+//   renewed by Heartbeat and by every progress report.
+// - A lease not renewed in time expires (ReapExpiredLeases, run periodically and before each
+//   lease): its suggestion returns to the pool, or, after `max_attempts` leases, is observed as
+//   failed.
+// - ReportProgress stores the checkpoint (finite values only) and asks the experiment's pruner,
+//   preceded by the learning-curve regulator; a stop decision is stored on the suggestion with
+//   its reason and step, and repeated for any later report. CompleteTrial records the observation
+//   (PRUNED when a stop was decided); retrying it returns the stored observation.
+//
+// Errors: NOT_FOUND (unknown worker, suggestion or experiment), FAILED_PRECONDITION (the worker
+// does not hold the suggestion: lease expired or given away), INVALID_ARGUMENT (bad checkpoint or
+// values). Thread-safe; shares the ExperimentManager's lock and store.
+#ifndef HPO_SERVER_SERVICE_TRIAL_SCHEDULER_H_
+#define HPO_SERVER_SERVICE_TRIAL_SCHEDULER_H_
+
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "hpo/v1/trial_service.pb.h"
+#include "server/service/experiment_manager.h"
+
+namespace hpo::service {
+
+struct TrialSchedulerOptions {
+  // A lease not renewed for this long expires.
+  absl::Duration lease_timeout = absl::Seconds(60);
+  // Leases a suggestion may get before an expiry marks it failed.
+  int max_attempts = 3;
+  // Run ReapExpiredLeases in a background thread every lease_timeout / 4.
+  bool background_reaper = true;
+};
+
+class TrialScheduler {
+ public:
+  // `manager` and `clock` are not owned and must outlive the scheduler.
+  TrialScheduler(ExperimentManager* manager, Clock* clock,
+                 TrialSchedulerOptions options = TrialSchedulerOptions());
+  ~TrialScheduler();  // stops the reaper thread
+  TrialScheduler(const TrialScheduler&) = delete;
+  TrialScheduler& operator=(const TrialScheduler&) = delete;
+
+  // Registers (or re-registers, keeping `worker_id`) a worker. A new id is "w-" + 12 hex digits.
+  absl::StatusOr<hpo::v1::RegisterWorkerResponse> RegisterWorker(
+      const hpo::v1::RegisterWorkerRequest& request);
+  // See the file comment. An empty response (no suggestion) means no work now.
+  absl::StatusOr<hpo::v1::LeaseTrialResponse> LeaseTrial(const hpo::v1::LeaseTrialRequest& request);
+  absl::StatusOr<hpo::v1::HeartbeatResponse> Heartbeat(const hpo::v1::HeartbeatRequest& request);
+  // Stores one checkpoint and decides whether the trial continues.
+  absl::StatusOr<hpo::v1::ProgressDecision> ReportProgress(const hpo::v1::ProgressReport& report);
+  absl::StatusOr<hpo::v1::Observation> CompleteTrial(const hpo::v1::CompleteTrialRequest& request);
+  // Returns a suggestion the worker holds to the pool (its attempt does not count as a failure).
+  absl::Status ReleaseTrial(const hpo::v1::ReleaseTrialRequest& request);
+
+  // Returns expired leases to the pool or fails them; returns how many expired.
+  absl::StatusOr<int> ReapExpiredLeases();
+
+  const TrialSchedulerOptions& options() const { return options_; }
+
+ private:
+  google::protobuf::Timestamp LeaseExpiry();
+  void ReaperLoop();
+
+  ExperimentManager* manager_;
+  Clock* clock_;
+  TrialSchedulerOptions options_;
+  absl::Mutex reaper_mu_;
+  bool stopping_ ABSL_GUARDED_BY(reaper_mu_) = false;
+  std::thread reaper_;
+};
+
+}  // namespace hpo::service
+
+#endif  // HPO_SERVER_SERVICE_TRIAL_SCHEDULER_H_

@@ -1,0 +1,103 @@
+#include "server/service/trial_service.h"
+
+#include <utility>
+
+#include "server/service/grpc_status.h"
+
+namespace hpo::service {
+namespace {
+
+using ::grpc::CallbackServerContext;
+using ::grpc::ServerUnaryReactor;
+
+template <typename T, typename StoreFn>
+ServerUnaryReactor* Finish(CallbackServerContext* context, absl::StatusOr<T> result,
+                           StoreFn store) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (result.ok()) store(*std::move(result));
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+// Reads a report, answers it, reads the next: one decision per checkpoint, in order.
+class ProgressReactor final
+    : public grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision> {
+ public:
+  explicit ProgressReactor(TrialScheduler* scheduler) : scheduler_(scheduler) {
+    StartRead(&report_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the worker closed its side
+      Finish(grpc::Status::OK);
+      return;
+    }
+    absl::StatusOr<v1::ProgressDecision> decision = scheduler_->ReportProgress(report_);
+    if (!decision.ok()) {
+      Finish(ToGrpcStatus(decision.status()));
+      return;
+    }
+    decision_ = *std::move(decision);
+    StartWrite(&decision_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the worker went away"));
+      return;
+    }
+    StartRead(&report_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  TrialScheduler* scheduler_;
+  v1::ProgressReport report_;
+  v1::ProgressDecision decision_;
+};
+
+}  // namespace
+
+ServerUnaryReactor* TrialService::RegisterWorker(CallbackServerContext* context,
+                                                 const v1::RegisterWorkerRequest* request,
+                                                 v1::RegisterWorkerResponse* response) {
+  return Finish(context, scheduler_->RegisterWorker(*request),
+                [&](v1::RegisterWorkerResponse r) { *response = std::move(r); });
+}
+
+ServerUnaryReactor* TrialService::LeaseTrial(CallbackServerContext* context,
+                                             const v1::LeaseTrialRequest* request,
+                                             v1::LeaseTrialResponse* response) {
+  return Finish(context, scheduler_->LeaseTrial(*request),
+                [&](v1::LeaseTrialResponse r) { *response = std::move(r); });
+}
+
+ServerUnaryReactor* TrialService::Heartbeat(CallbackServerContext* context,
+                                            const v1::HeartbeatRequest* request,
+                                            v1::HeartbeatResponse* response) {
+  return Finish(context, scheduler_->Heartbeat(*request),
+                [&](v1::HeartbeatResponse r) { *response = std::move(r); });
+}
+
+grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision>* TrialService::ReportProgress(
+    CallbackServerContext* context) {
+  return new ProgressReactor(scheduler_);
+}
+
+ServerUnaryReactor* TrialService::CompleteTrial(CallbackServerContext* context,
+                                                const v1::CompleteTrialRequest* request,
+                                                v1::CompleteTrialResponse* response) {
+  return Finish(context, scheduler_->CompleteTrial(*request),
+                [&](v1::Observation o) { *response->mutable_observation() = std::move(o); });
+}
+
+ServerUnaryReactor* TrialService::ReleaseTrial(CallbackServerContext* context,
+                                               const v1::ReleaseTrialRequest* request,
+                                               v1::ReleaseTrialResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(scheduler_->ReleaseTrial(*request)));
+  return reactor;
+}
+
+}  // namespace hpo::service

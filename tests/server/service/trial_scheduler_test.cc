@@ -1,0 +1,249 @@
+#include "server/service/trial_scheduler.h"
+
+#include <cmath>
+#include <limits>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/store/sqlite_store.h"
+#include "tests/testing/status_matchers.h"
+
+namespace hpo::service {
+namespace {
+
+using ::hpo::testing::StatusIs;
+using ::testing::HasSubstr;
+
+v1::Experiment Spec(int budget, int bandwidth) {
+  v1::Experiment e;
+  e.set_name("trials");
+  e.set_observation_budget(budget);
+  e.set_parallel_bandwidth(bandwidth);
+  auto* lr = e.mutable_search_space()->add_parameters();
+  lr->set_name("lr");
+  lr->set_type(v1::PARAMETER_TYPE_DOUBLE);
+  lr->mutable_bounds()->set_min(0.001);
+  lr->mutable_bounds()->set_max(1);
+  auto* auc = e.add_metrics();
+  auc->set_name("auc");
+  auc->set_objective(v1::OBJECTIVE_MAXIMIZE);
+  return e;
+}
+
+class TrialSchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = store::SqliteStore::Open(":memory:", &clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    manager_ = std::make_unique<ExperimentManager>(store_.get(), &clock_);
+    TrialSchedulerOptions options;
+    options.lease_timeout = absl::Seconds(30);
+    options.max_attempts = 2;
+    options.background_reaper = false;
+    scheduler_ = std::make_unique<TrialScheduler>(manager_.get(), &clock_, options);
+  }
+
+  std::string Register(const std::string& name) {
+    v1::RegisterWorkerRequest r;
+    r.mutable_worker()->set_name(name);
+    r.mutable_worker()->set_host("localhost");
+    r.mutable_worker()->set_threads(2);
+    auto resp = scheduler_->RegisterWorker(r);
+    EXPECT_TRUE(resp.ok()) << resp.status();
+    return resp->worker_id();
+  }
+
+  absl::StatusOr<v1::LeaseTrialResponse> Lease(const std::string& worker, int64_t experiment = 0) {
+    v1::LeaseTrialRequest r;
+    r.set_worker_id(worker);
+    r.set_experiment_id(experiment);
+    return scheduler_->LeaseTrial(r);
+  }
+
+  absl::StatusOr<v1::ProgressDecision> Report(const std::string& worker, int64_t suggestion,
+                                              int64_t step, double auc) {
+    v1::ProgressReport r;
+    r.set_worker_id(worker);
+    r.set_suggestion_id(suggestion);
+    r.mutable_checkpoint()->set_step(step);
+    auto* m = r.mutable_checkpoint()->add_metrics();
+    m->set_name("auc");
+    m->set_value(auc);
+    return scheduler_->ReportProgress(r);
+  }
+
+  absl::StatusOr<v1::Observation> Complete(const std::string& worker, int64_t suggestion,
+                                           double auc) {
+    v1::CompleteTrialRequest r;
+    r.set_worker_id(worker);
+    r.set_suggestion_id(suggestion);
+    auto* v = r.add_values();
+    v->set_name("auc");
+    v->set_value(auc);
+    return scheduler_->CompleteTrial(r);
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<ExperimentManager> manager_;
+  std::unique_ptr<TrialScheduler> scheduler_;
+};
+
+TEST_F(TrialSchedulerTest, RegisterAssignsIdsAndKeepsGivenOnes) {
+  const std::string id = Register("node1");
+  EXPECT_THAT(id, ::testing::StartsWith("w-"));
+  v1::RegisterWorkerRequest again;
+  again.set_worker_id(id);
+  auto resp = scheduler_->RegisterWorker(again);
+  HPO_ASSERT_OK(resp);
+  EXPECT_EQ(resp->worker_id(), id);
+  EXPECT_GT(resp->heartbeat_interval().seconds(), 0);
+}
+
+TEST_F(TrialSchedulerTest, UnregisteredWorkerIsNotFound) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(4, 2)));
+  EXPECT_THAT(Lease("nobody"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+}
+
+TEST_F(TrialSchedulerTest, SameWorkerGetsItsOwnSuggestionBack) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(4, 2)));
+  const std::string w = Register("n1");
+  auto first = Lease(w);
+  HPO_ASSERT_OK(first);
+  ASSERT_TRUE(first->has_suggestion());
+  EXPECT_EQ(first->suggestion().state(), v1::SUGGESTION_STATE_ACTIVE);
+  auto again = Lease(w);
+  HPO_ASSERT_OK(again);
+  EXPECT_EQ(again->suggestion().id(), first->suggestion().id());
+}
+
+TEST_F(TrialSchedulerTest, WorkersShareExperimentWithinBandwidth) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(10, 2)));
+  const std::string a = Register("a"), b = Register("b"), c = Register("c");
+  auto la = Lease(a), lb = Lease(b), lc = Lease(c);
+  HPO_ASSERT_OK(la);
+  HPO_ASSERT_OK(lb);
+  HPO_ASSERT_OK(lc);
+  EXPECT_TRUE(la->has_suggestion());
+  EXPECT_TRUE(lb->has_suggestion());
+  EXPECT_NE(la->suggestion().id(), lb->suggestion().id());
+  EXPECT_FALSE(lc->has_suggestion());  // bandwidth 2 is taken: no work now
+  HPO_ASSERT_OK(Complete(a, la->suggestion().id(), 0.7));
+  auto lc2 = Lease(c);
+  HPO_ASSERT_OK(lc2);
+  EXPECT_TRUE(lc2->has_suggestion());
+}
+
+TEST_F(TrialSchedulerTest, ExpiredLeaseReturnsSuggestionToPoolThenFails) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a"), b = Register("b");
+  auto la = Lease(a);
+  HPO_ASSERT_OK(la);
+  const int64_t id = la->suggestion().id();
+  clock_.Advance(absl::Seconds(31));  // a vanished
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  ASSERT_TRUE(lb->has_suggestion());
+  EXPECT_EQ(lb->suggestion().id(), id);  // same trial, second attempt
+  EXPECT_EQ(lb->suggestion().attempts(), 2);
+  EXPECT_THAT(Complete(a, id, 0.5), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                             HasSubstr("not leased by worker")));
+  clock_.Advance(absl::Seconds(31));  // b vanished too: max_attempts = 2 reached
+  auto reaped = scheduler_->ReapExpiredLeases();
+  HPO_ASSERT_OK(reaped);
+  EXPECT_EQ(*reaped, 1);
+  auto observations = manager_->ListObservations(lb->experiment().id());
+  HPO_ASSERT_OK(observations);
+  ASSERT_EQ(observations->size(), 1u);
+  EXPECT_TRUE((*observations)[0].failed());
+  EXPECT_THAT((*observations)[0].failure_reason(), HasSubstr("lease expired"));
+}
+
+TEST_F(TrialSchedulerTest, HeartbeatRenewsLease) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  const int64_t id = la->suggestion().id();
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(absl::Seconds(20));
+    v1::HeartbeatRequest hb;
+    hb.set_worker_id(a);
+    hb.set_suggestion_id(id);
+    auto r = scheduler_->Heartbeat(hb);
+    HPO_ASSERT_OK(r);
+    EXPECT_FALSE(r->stop());
+  }
+  EXPECT_EQ(*scheduler_->ReapExpiredLeases(), 0);
+  HPO_EXPECT_OK(Complete(a, id, 0.8));
+}
+
+TEST_F(TrialSchedulerTest, CompleteIsIdempotentAndProgressIsStored) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  const int64_t id = la->suggestion().id();
+  for (int step : {100, 200, 300}) {
+    auto d = Report(a, id, step, 0.6 + step / 1000.0);
+    HPO_ASSERT_OK(d);
+    EXPECT_EQ(d->decision(), v1::DECISION_CONTINUE);
+  }
+  HPO_ASSERT_OK(Report(a, id, 300, 0.9));  // a resent step is not stored twice
+  auto first = Complete(a, id, 0.9);
+  HPO_ASSERT_OK(first);
+  auto retry = Complete(a, id, 0.9);
+  HPO_ASSERT_OK(retry);
+  EXPECT_EQ(retry->id(), first->id());
+  auto curve = manager_->ListCheckpoints(la->experiment().id(), id);
+  HPO_ASSERT_OK(curve);
+  EXPECT_EQ(curve->size(), 3u);
+}
+
+TEST_F(TrialSchedulerTest, ThresholdPrunerStopsAndTrialEndsPruned) {
+  v1::Experiment spec = Spec(5, 1);
+  spec.mutable_pruner()->mutable_threshold()->set_lower(0.55);
+  HPO_ASSERT_OK(manager_->CreateExperiment(spec));
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  const int64_t id = la->suggestion().id();
+  HPO_ASSERT_OK(Report(a, id, 1, 0.6));
+  auto d = Report(a, id, 2, 0.5);
+  HPO_ASSERT_OK(d);
+  EXPECT_EQ(d->decision(), v1::DECISION_STOP);
+  EXPECT_FALSE(d->reason().empty());
+  auto again = Report(a, id, 3, 0.9);  // the decision stands
+  HPO_ASSERT_OK(again);
+  EXPECT_EQ(again->decision(), v1::DECISION_STOP);
+  v1::HeartbeatRequest hb;
+  hb.set_worker_id(a);
+  hb.set_suggestion_id(id);
+  EXPECT_TRUE(scheduler_->Heartbeat(hb)->stop());
+  HPO_ASSERT_OK(Complete(a, id, 0.5));
+  auto s = manager_->ListSuggestions(la->experiment().id(), {});
+  EXPECT_EQ(s->at(0).state(), v1::SUGGESTION_STATE_PRUNED);
+  EXPECT_EQ(s->at(0).stop_step(), 2);
+  EXPECT_EQ(s->at(0).stop_reason(), d->reason());
+}
+
+TEST_F(TrialSchedulerTest, NanCheckpointIsStoppedAsAnomalyAndNotStored) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  const int64_t id = la->suggestion().id();
+  auto d = Report(a, id, 10, std::numeric_limits<double>::quiet_NaN());
+  HPO_ASSERT_OK(d);
+  EXPECT_EQ(d->decision(), v1::DECISION_STOP);
+  EXPECT_THAT(d->reason(), HasSubstr("auc"));
+  EXPECT_TRUE(manager_->ListCheckpoints(la->experiment().id(), id)->empty());
+}
+
+TEST_F(TrialSchedulerTest, ProgressFromOtherWorkerIsRefused) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a"), b = Register("b");
+  auto la = Lease(a);
+  EXPECT_THAT(Report(b, la->suggestion().id(), 1, 0.5),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+}  // namespace
+}  // namespace hpo::service

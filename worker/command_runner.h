@@ -1,0 +1,66 @@
+// File: worker/command_runner.h
+//
+// Runs any training program per trial (hpo-worker --command), so any language or framework
+// can be tuned.
+//
+// The command runs under /bin/sh -c in its own process group. Assignment values reach it as
+//   - `{name}` placeholders in the command, replaced by the shell-quoted value; without any
+//     placeholder, ` --name=value` arguments are appended for every assigned name;
+//   - environment variables HPO_PARAM_<name>=value, plus HPO_EXPERIMENT_ID, HPO_SUGGESTION_ID,
+//     HPO_WORKER_ID and HPO_MAX_STEPS (when the experiment's training spec sets it).
+// The program talks back through lines on stdout or stderr (other lines are ignored):
+//   HPO_CHECKPOINT step=<int> [elapsed=<seconds>] <metric>=<value> ...
+//   HPO_RESULT <metric>=<value>[+-<stddev>] ...
+//   HPO_FAILED <reason>
+// When the trial must stop (pruned, lease lost, shutdown), the process group gets SIGTERM, then
+// SIGKILL after `kill_grace`; the outcome is `stopped` with the last checkpoint's values. A
+// non-zero exit status is a failed trial whose reason carries the status and the output's tail.
+// A zero exit without HPO_RESULT uses the last checkpoint's values.
+#ifndef HPO_WORKER_COMMAND_RUNNER_H_
+#define HPO_WORKER_COMMAND_RUNNER_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "worker/trial_runner.h"
+
+namespace hpo::worker {
+
+struct CommandRunnerOptions {
+  std::string command;  // required
+  std::string worker_id;
+  absl::Duration kill_grace = absl::Seconds(5);
+  size_t tail_bytes = 2000;  // output kept for failure reasons
+};
+
+class CommandRunner final : public TrialRunner {
+ public:
+  explicit CommandRunner(CommandRunnerOptions options) : options_(std::move(options)) {}
+
+  absl::StatusOr<TrialOutcome> Run(const hpo::v1::Experiment& experiment,
+                                   const hpo::v1::Suggestion& suggestion,
+                                   ProgressSink* sink) override;
+
+  // The shell command line for `assignment` (exposed for tests).
+  static std::string BuildCommandLine(const std::string& command,
+                                      const hpo::v1::Assignment& assignment);
+  // Single-quotes `value` for /bin/sh.
+  static std::string ShellQuote(const std::string& value);
+
+ private:
+  CommandRunnerOptions options_;
+};
+
+// One parsed protocol line (exposed for tests).
+struct ProtocolLine {
+  enum class Kind { kNone, kCheckpoint, kResult, kFailed } kind = Kind::kNone;
+  hpo::v1::Checkpoint checkpoint;              // kCheckpoint
+  std::vector<hpo::v1::MetricValue> values;    // kResult
+  std::string reason;                          // kFailed
+};
+// Parses a line; a malformed protocol line is INVALID_ARGUMENT naming the problem.
+absl::StatusOr<ProtocolLine> ParseProtocolLine(const std::string& line);
+
+}  // namespace hpo::worker
+
+#endif  // HPO_WORKER_COMMAND_RUNNER_H_

@@ -1,0 +1,151 @@
+// hpo-worker: runs trials of hpo-server experiments on this node, with the embedded DLRM trainer
+// or any command.
+//
+//   hpo-worker [--server 127.0.0.1:50051] [--experiment ID] [--threads N]
+//              [--trainer_option name=value ...]           # embedded DLRM trainer
+//   hpo-worker --command 'python3 train.py'                # any program (see command_runner.h)
+//
+// SIGTERM or SIGINT: the running trial reaches its next checkpoint, its lease is given back,
+// and the worker exits.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/hpo_client.h"
+#include "common/logging.h"
+#include "worker/command_runner.h"
+#include "worker/worker.h"
+#ifdef HPO_WORKER_WITH_TRAINER
+#include "worker/dlrm_runner.h"
+#endif
+
+ABSL_FLAG(std::string, server, "", "hpo-server address (default: $HPO_SERVER or 127.0.0.1:50051).");
+ABSL_FLAG(std::string, name, "", "Worker name shown by the server (default: the host name).");
+ABSL_FLAG(int, threads, 0, "Training threads of the embedded trainer (0: all cores).");
+ABSL_FLAG(int64_t, experiment, 0, "Only run trials of this experiment (0: any active one).");
+ABSL_FLAG(std::string, command, "",
+          "Run this shell command per trial instead of the embedded DLRM trainer.");
+ABSL_FLAG(std::vector<std::string>, trainer_option, {},
+          "Embedded trainer options name=value that override the experiment's (comma-separated "
+          "or repeated), e.g. data_source=binary,train_path=/data/train.bin.");
+ABSL_FLAG(std::string, worker_id_file, "",
+          "Keeps the worker id across restarts, so an unfinished trial comes back to this worker.");
+ABSL_FLAG(int, max_trials, 0, "Exit after this many trials (0: no limit).");
+ABSL_FLAG(bool, exit_when_idle, false, "Exit when no trial is available instead of waiting.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace {
+
+std::atomic<hpo::worker::Worker*> g_worker{nullptr};
+
+void OnSignal(int) {
+  if (hpo::worker::Worker* w = g_worker.load()) w->Shutdown();
+}
+
+std::string HostName() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+int Run() {
+  hpo::LogLevel level;
+  if (!hpo::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "hpo-worker: --log_level: unknown level\n");
+    return 2;
+  }
+  hpo::SetLogLevel(level);
+  std::string server = absl::GetFlag(FLAGS_server);
+  if (server.empty()) {
+    const char* env = std::getenv("HPO_SERVER");
+    server = env != nullptr && *env != '\0' ? env : hpo::client::kDefaultServerAddress;
+  }
+  hpo::client::HpoClientOptions client_options;
+  client_options.target = server;
+  auto client = hpo::client::HpoClient::Connect(client_options);
+  if (!client.ok()) {
+    HPO_LOG(ERROR) << client.status();
+    return 2;
+  }
+
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::map<std::string, std::string> overrides;
+  for (const std::string& option : absl::GetFlag(FLAGS_trainer_option)) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(option, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || option.find('=') == std::string::npos) {
+      HPO_LOG(ERROR) << "--trainer_option: expected name=value, got \"" << option << "\"";
+      return 2;
+    }
+    overrides[kv.first] = kv.second;
+  }
+  if (!overrides.count("threads")) overrides["threads"] = absl::StrCat(threads);
+
+  hpo::worker::WorkerOptions options;
+  options.info.set_name(absl::GetFlag(FLAGS_name).empty() ? HostName() : absl::GetFlag(FLAGS_name));
+  options.info.set_host(HostName());
+  options.info.set_threads(threads);
+  options.experiment_id = absl::GetFlag(FLAGS_experiment);
+  options.max_trials = absl::GetFlag(FLAGS_max_trials);
+  options.exit_when_idle = absl::GetFlag(FLAGS_exit_when_idle);
+  const std::string id_file = absl::GetFlag(FLAGS_worker_id_file);
+  if (!id_file.empty()) {
+    std::ifstream(id_file) >> options.worker_id;
+    options.on_registered = [id_file](const std::string& id) {
+      std::ofstream(id_file) << id << "\n";
+    };
+  }
+
+  std::unique_ptr<hpo::worker::TrialRunner> runner;
+  const std::string command = absl::GetFlag(FLAGS_command);
+  if (!command.empty()) {
+    hpo::worker::CommandRunnerOptions command_options;
+    command_options.command = command;
+    runner = std::make_unique<hpo::worker::CommandRunner>(command_options);
+    (*options.info.mutable_labels())["mode"] = "command";
+  } else {
+#ifdef HPO_WORKER_WITH_TRAINER
+    runner = std::make_unique<hpo::worker::DlrmRunner>(overrides);
+    (*options.info.mutable_labels())["mode"] = "dlrm";
+#else
+    HPO_LOG(ERROR) << "this hpo-worker was built without the DLRM trainer: pass --command";
+    return 2;
+#endif
+  }
+
+  hpo::worker::Worker worker(client->get(), runner.get(), options);
+  g_worker.store(&worker);
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  const absl::Status status = worker.Run();
+  g_worker.store(nullptr);
+  if (!status.ok() && !absl::IsCancelled(status)) {
+    HPO_LOG(ERROR) << status;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "hpo-worker: runs trials of hpo-server experiments.\n"
+      "Usage: hpo-worker [--server HOST:PORT] [--experiment ID] [--command 'CMD']");
+  absl::ParseCommandLine(argc, argv);
+  return Run();
+}

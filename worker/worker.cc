@@ -1,0 +1,303 @@
+#include "worker/worker.h"
+
+#include <cmath>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace hpo::worker {
+namespace {
+
+bool Retryable(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s) ||
+         absl::IsResourceExhausted(s) || absl::IsUnknown(s) || absl::IsCancelled(s);
+}
+
+// Streams one trial's checkpoints and heartbeats; answers the runner whether to stop.
+class TrialSession final : public ProgressSink {
+ public:
+  TrialSession(const client::HpoClient* client, std::string worker_id, int64_t suggestion_id,
+               absl::Duration heartbeat_interval, const std::atomic<bool>* shutdown,
+               absl::Duration max_backoff)
+      : client_(client),
+        worker_id_(std::move(worker_id)),
+        suggestion_id_(suggestion_id),
+        shutdown_(shutdown),
+        max_backoff_(max_backoff) {
+    heartbeats_ = std::thread([this, heartbeat_interval] { HeartbeatLoop(heartbeat_interval); });
+  }
+
+  ~TrialSession() override {
+    done_.Notify();
+    heartbeats_.join();
+    (void)CloseStream();
+  }
+
+  bool Report(const hpo::v1::Checkpoint& checkpoint) override {
+    hpo::v1::ProgressReport report;
+    report.set_worker_id(worker_id_);
+    report.set_suggestion_id(suggestion_id_);
+    *report.mutable_checkpoint() = checkpoint;
+    absl::Duration delay = absl::Milliseconds(200);
+    // While shutting down the checkpoint in hand is still sent, but not retried.
+    for (int attempt = 0; !stop_.load() && (attempt == 0 || !shutdown_->load()); ++attempt) {
+      if (stream_ == nullptr) {
+        context_ = std::make_unique<grpc::ClientContext>();
+        stream_ = client_->OpenProgressStream(context_.get());
+      }
+      hpo::v1::ProgressDecision decision;
+      if (stream_->Write(report) && stream_->Read(&decision)) {
+        if (decision.decision() == hpo::v1::DECISION_STOP) {
+          RequestStop(absl::StrCat("stopped at step ", decision.step(), ": ", decision.reason()));
+          pruned_ = true;
+        }
+        break;
+      }
+      const absl::Status status = CloseStream();
+      if (absl::IsFailedPrecondition(status) || absl::IsNotFound(status)) {
+        RequestStop(absl::StrCat("lease lost: ", status.message()));
+        lease_lost_ = true;
+        break;
+      }
+      if (!status.ok() && !Retryable(status)) {
+        HPO_LOG(WARNING) << "progress report refused: " << status;  // e.g. a bad checkpoint
+        break;
+      }
+      HPO_LOG(WARNING) << "progress stream broke (" << status << "); retrying";
+      absl::SleepFor(delay);
+      delay = std::min(delay * 2, max_backoff_);
+    }
+    return StopRequested();
+  }
+
+  bool StopRequested() const override {
+    return stop_.load() || shutdown_->load();
+  }
+
+  bool lease_lost() const { return lease_lost_.load(); }
+  bool pruned() const { return pruned_.load(); }
+  std::string stop_reason() {
+    absl::MutexLock lock(&mu_);
+    return stop_reason_;
+  }
+
+ private:
+  void RequestStop(const std::string& reason) {
+    absl::MutexLock lock(&mu_);
+    if (!stop_.load()) stop_reason_ = reason;
+    stop_.store(true);
+  }
+
+  absl::Status CloseStream() {
+    if (stream_ == nullptr) return absl::OkStatus();
+    stream_->WritesDone();
+    const absl::Status status = client::FromGrpcStatus(stream_->Finish());
+    stream_.reset();
+    context_.reset();
+    return status;
+  }
+
+  void HeartbeatLoop(absl::Duration interval) {
+    while (!done_.WaitForNotificationWithTimeout(interval)) {
+      hpo::v1::HeartbeatRequest request;
+      request.set_worker_id(worker_id_);
+      request.set_suggestion_id(suggestion_id_);
+      absl::StatusOr<hpo::v1::HeartbeatResponse> response = client_->Heartbeat(request);
+      if (response.ok()) {
+        if (response->stop()) RequestStop("the server asked to stop (pruned, paused or deleted)");
+      } else if (absl::IsFailedPrecondition(response.status())) {
+        lease_lost_ = true;
+        RequestStop(absl::StrCat("lease lost: ", response.status().message()));
+      } else {
+        HPO_LOG(WARNING) << "heartbeat failed: " << response.status();
+      }
+    }
+  }
+
+  const client::HpoClient* client_;
+  const std::string worker_id_;
+  const int64_t suggestion_id_;
+  const std::atomic<bool>* shutdown_;
+  const absl::Duration max_backoff_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport,
+                                                    hpo::v1::ProgressDecision>>
+      stream_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> lease_lost_{false};
+  std::atomic<bool> pruned_{false};
+  absl::Mutex mu_;
+  std::string stop_reason_ ABSL_GUARDED_BY(mu_);
+  absl::Notification done_;
+  std::thread heartbeats_;
+};
+
+}  // namespace
+
+Worker::Worker(const client::HpoClient* client, TrialRunner* runner, WorkerOptions options)
+    : client_(client), runner_(runner), options_(std::move(options)) {
+  worker_id_ = options_.worker_id;
+}
+
+bool Worker::Backoff(absl::Duration* delay) {
+  const absl::Time until = absl::Now() + *delay;
+  while (absl::Now() < until) {
+    if (shutdown_.load()) return false;
+    absl::SleepFor(std::min(absl::Milliseconds(100), until - absl::Now()));
+  }
+  *delay = std::min(*delay * 2, options_.max_backoff);
+  return !shutdown_.load();
+}
+
+absl::Status Worker::Register() {
+  absl::Duration delay = absl::Milliseconds(200);
+  while (true) {
+    hpo::v1::RegisterWorkerRequest request;
+    *request.mutable_worker() = options_.info;
+    request.set_worker_id(worker_id_);
+    absl::StatusOr<hpo::v1::RegisterWorkerResponse> response = client_->RegisterWorker(request);
+    if (response.ok()) {
+      worker_id_ = response->worker_id();
+      const auto& hb = response->heartbeat_interval();
+      if (hb.seconds() > 0 || hb.nanos() > 0) {
+        heartbeat_interval_ = absl::Seconds(hb.seconds()) + absl::Nanoseconds(hb.nanos());
+      }
+      if (options_.on_registered) options_.on_registered(worker_id_);
+      HPO_LOG(INFO) << "registered as " << worker_id_ << " (heartbeat every "
+                    << absl::FormatDuration(heartbeat_interval_) << ")";
+      return absl::OkStatus();
+    }
+    if (!Retryable(response.status())) return response.status();
+    HPO_LOG(WARNING) << "cannot reach the server (" << response.status() << "); retrying";
+    if (!Backoff(&delay)) return absl::CancelledError("shutting down");
+  }
+}
+
+absl::Status Worker::Run() {
+  HPO_RETURN_IF_ERROR(Register());
+  absl::Duration delay = absl::Milliseconds(200);
+  while (!shutdown_.load() && (options_.max_trials == 0 || stats_.trials < options_.max_trials)) {
+    hpo::v1::LeaseTrialRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_experiment_id(options_.experiment_id);
+    absl::StatusOr<hpo::v1::LeaseTrialResponse> lease = client_->LeaseTrial(request);
+    if (!lease.ok()) {
+      if (absl::IsNotFound(lease.status()) &&
+          absl::StrContains(lease.status().message(), "worker_id")) {
+        HPO_RETURN_IF_ERROR(Register());  // the server lost our registration (new database)
+        continue;
+      }
+      if (!Retryable(lease.status())) return lease.status();
+      HPO_LOG(WARNING) << "lease failed (" << lease.status() << "); retrying";
+      if (!Backoff(&delay)) break;
+      continue;
+    }
+    delay = absl::Milliseconds(200);
+    if (!lease->has_suggestion()) {
+      if (options_.exit_when_idle) break;
+      absl::Duration idle = options_.idle_poll;
+      if (!Backoff(&idle)) break;
+      continue;
+    }
+    ++stats_.trials;
+    HPO_RETURN_IF_ERROR(RunTrial(*lease));
+  }
+  HPO_LOG(INFO) << "worker " << worker_id_ << " done: " << stats_.trials << " trials ("
+                << stats_.completed << " completed, " << stats_.pruned << " pruned, "
+                << stats_.failed << " failed, " << stats_.released << " released)";
+  return absl::OkStatus();
+}
+
+absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
+  const hpo::v1::Suggestion& suggestion = lease.suggestion();
+  HPO_LOG(INFO) << "trial " << suggestion.id() << " of experiment " << suggestion.experiment_id()
+                << " (attempt " << suggestion.attempts() << ")";
+  absl::StatusOr<TrialOutcome> outcome;
+  bool lease_lost = false, pruned = false;
+  std::string stop_reason;
+  {
+    TrialSession session(client_, worker_id_, suggestion.id(), heartbeat_interval_, &shutdown_,
+                         options_.max_backoff);
+    outcome = runner_->Run(lease.experiment(), suggestion, &session);
+    lease_lost = session.lease_lost();
+    pruned = session.pruned();
+    stop_reason = session.stop_reason();
+  }
+  if (lease_lost) {
+    HPO_LOG(WARNING) << "trial " << suggestion.id() << " abandoned: " << stop_reason;
+    return absl::OkStatus();
+  }
+  const bool shutting_down = shutdown_.load() && !pruned;
+  if (!outcome.ok() || (shutting_down && outcome->stopped)) {
+    hpo::v1::ReleaseTrialRequest release;
+    release.set_worker_id(worker_id_);
+    release.set_suggestion_id(suggestion.id());
+    release.set_reason(outcome.ok() ? "worker shutting down" : outcome.status().ToString());
+    if (!outcome.ok()) HPO_LOG(ERROR) << "trial " << suggestion.id() << ": " << outcome.status();
+    absl::Status released = client_->ReleaseTrial(release);
+    if (!released.ok()) HPO_LOG(WARNING) << "releasing the lease failed: " << released;
+    ++stats_.released;
+    return absl::OkStatus();
+  }
+
+  hpo::v1::CompleteTrialRequest request;
+  request.set_worker_id(worker_id_);
+  request.set_suggestion_id(suggestion.id());
+  for (const auto& [k, v] : outcome->metadata) (*request.mutable_metadata())[k] = v;
+  if (pruned) (*request.mutable_metadata())["stop_reason"] = stop_reason;
+  bool failed = outcome->failed;
+  std::string reason = outcome->failure_reason;
+  if (!failed) {
+    for (const auto& v : outcome->values) {
+      if (!std::isfinite(v.value())) {
+        failed = true;
+        reason = absl::StrCat("metric ", v.name(), " is ", v.value(), " (diverged)");
+      }
+    }
+    std::vector<std::string> missing = MissingRequiredMetrics(lease.experiment(), outcome->values);
+    if (!failed && !missing.empty()) {
+      failed = true;
+      reason = absl::StrCat(pruned ? "pruned before reporting " : "the trial did not report ",
+                            absl::StrJoin(missing, ", "));
+    }
+  }
+  request.set_failed(failed);
+  if (failed) {
+    request.set_failure_reason(reason.substr(0, 4000));
+  } else {
+    for (const auto& v : outcome->values) *request.add_values() = v;
+  }
+  absl::Duration delay = absl::Milliseconds(200);
+  while (true) {
+    absl::StatusOr<hpo::v1::Observation> observation = client_->CompleteTrial(request);
+    if (observation.ok()) break;
+    if (!Retryable(observation.status())) {
+      HPO_LOG(ERROR) << "trial " << suggestion.id() << ": result refused: " << observation.status();
+      return absl::OkStatus();
+    }
+    HPO_LOG(WARNING) << "reporting trial " << suggestion.id() << " failed ("
+                     << observation.status() << "); retrying";
+    absl::SleepFor(delay);  // the result is kept even while shutting down
+    delay = std::min(delay * 2, options_.max_backoff);
+  }
+  if (failed) {
+    ++stats_.failed;
+  } else if (pruned) {
+    ++stats_.pruned;
+  } else {
+    ++stats_.completed;
+  }
+  HPO_LOG(INFO) << "trial " << suggestion.id() << " "
+                << (failed ? absl::StrCat("failed: ", reason)
+                           : pruned ? stop_reason : std::string("completed"));
+  return absl::OkStatus();
+}
+
+}  // namespace hpo::worker
