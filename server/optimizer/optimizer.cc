@@ -13,7 +13,10 @@ namespace hpo::optimizer {
 
 absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(const hpo::v1::Experiment& experiment) {
   const std::string& name = experiment.optimizer().algorithm();
-  if (name.empty() || name == QuasiRandom::kName) {
+  if (name.empty() || name == BayesianOptimizer::kName) {
+    return std::unique_ptr<Optimizer>(new BayesianOptimizer(experiment));
+  }
+  if (name == QuasiRandom::kName) {
     return std::unique_ptr<Optimizer>(new QuasiRandom(experiment));
   }
   if (name == RandomSearch::kName) return std::unique_ptr<Optimizer>(new RandomSearch(experiment));

@@ -46,7 +46,7 @@ class Optimizer {
 };
 
 // Builds the optimizer named by experiment.optimizer().algorithm() ("" means the default,
-// "quasi_random"). The experiment must already be validated.
+// "bayesian"). The experiment must already be validated.
 // Returns INVALID_ARGUMENT for an unknown algorithm name.
 absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(const hpo::v1::Experiment& experiment);
 

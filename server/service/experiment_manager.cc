@@ -21,7 +21,7 @@ using ::hpo::v1::Suggestion;
 using ::hpo::v1::SuggestionState;
 
 constexpr char kDefaultProject[] = "default";
-constexpr char kDefaultOptimizer[] = "quasi_random";
+constexpr char kDefaultOptimizer[] = "bayesian";
 
 std::string StateName(ExperimentState state) {
   switch (state) {

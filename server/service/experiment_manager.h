@@ -42,7 +42,7 @@ class ExperimentManager {
                     ExperimentManagerOptions options = ExperimentManagerOptions());
 
   // Validates `spec`, fills defaults (project "default", parallel_bandwidth 1, explicit metric
-  // objective and strategy, optimizer "quasi_random" with a fresh seed) and stores it ACTIVE.
+  // objective and strategy, optimizer "bayesian" with a fresh seed) and stores it ACTIVE.
   absl::StatusOr<hpo::v1::Experiment> CreateExperiment(const hpo::v1::Experiment& spec);
   absl::StatusOr<hpo::v1::Experiment> GetExperiment(int64_t experiment_id);
   // Newest first. Empty `states` lists every state except ARCHIVED.

@@ -20,12 +20,12 @@ hpo::v1::Experiment Experiment(const std::string& algorithm) {
   return e;
 }
 
-TEST(CreateOptimizer, DefaultIsQuasiRandom) {
+TEST(CreateOptimizer, DefaultIsBayesianStartingWithItsInitialDesign) {
   auto opt = CreateOptimizer(Experiment(""));
   ASSERT_TRUE(opt.ok()) << opt.status();
   auto proposals = (*opt)->Suggest(History{}, 1);
   ASSERT_TRUE(proposals.ok()) << proposals.status();
-  EXPECT_EQ((*proposals)[0].source, "quasi_random");
+  EXPECT_EQ((*proposals)[0].source, "initial_design");
 }
 
 TEST(CreateOptimizer, BuildsEveryRegisteredName) {

@@ -90,7 +90,7 @@ TEST_F(ExperimentManagerTest, CreateFillsDefaults) {
   EXPECT_EQ(e->state(), v1::EXPERIMENT_STATE_ACTIVE);
   EXPECT_EQ(e->metrics(0).objective(), v1::OBJECTIVE_MAXIMIZE);
   EXPECT_EQ(e->metrics(0).strategy(), v1::METRIC_STRATEGY_OPTIMIZE);
-  EXPECT_EQ(e->optimizer().algorithm(), "quasi_random");
+  EXPECT_EQ(e->optimizer().algorithm(), "bayesian");
   EXPECT_NE(e->optimizer().seed(), 0u);
 }
 
