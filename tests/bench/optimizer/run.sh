@@ -8,7 +8,7 @@
 # full (default): 14 problems, 15 seeds, budgets 20/50/100, baselines random/qmc/tpe/tpe-mv/cmaes
 #   (+ nsga2, MOTPE on two objectives), latency with 100 and 1000 observations; writes
 #   results/latest.{md,json}, results/latency.{md,json}, results/optuna-baseline.json (baseline cache),
-#   results/raw/ (per-trial traces, not committed). ~25 min on 2 cores without --reuse-baseline.
+#   results/raw/ (per-trial traces, not committed). Optuna part ~7 min on 2 cores; hpo random-like algorithms ~1 min each.
 # --quick: 4 problems (branin, conditional, hartmann6_lincon, zdt1_4d), 2 seeds, budget 20, baselines
 #   random/tpe, latency with 100 observations only; writes results/quick/ (~1 min). For CI smoke tests.
 # --reuse-baseline: take Optuna/random runs from results/optuna-baseline.json (deterministic per seed)
