@@ -11,68 +11,14 @@ Usage: server_integration_test.py --server-bin PATH --cli-bin PATH --source-dir 
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
+from harness import Server, generate_stubs
+
 ARGS = None
-
-
-def generate_stubs(source_dir, out_dir):
-    protos = sorted(
-        os.path.join("hpo/v1", f)
-        for f in os.listdir(os.path.join(source_dir, "proto/hpo/v1"))
-        if f.endswith(".proto"))
-    subprocess.run(
-        ["protoc", "-I", os.path.join(source_dir, "proto"), "--python_out", out_dir,
-         "--grpc_out", out_dir, "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin"] + protos,
-        check=True)
-    sys.path.insert(0, out_dir)
-
-
-class Server:
-    """A real hpo-server process on a database file and a free port."""
-
-    def __init__(self, db_path, workdir):
-        self.db_path = db_path
-        self.workdir = workdir
-        self.proc = None
-        self.address = None
-
-    def start(self, timeout=30):
-        port_file = os.path.join(self.workdir, "port")
-        if os.path.exists(port_file):
-            os.remove(port_file)
-        self.log = open(os.path.join(self.workdir, "server.log"), "ab")
-        self.proc = subprocess.Popen(
-            [ARGS.server_bin, "--db", self.db_path, "--listen", "127.0.0.1:0",
-             "--port_file", port_file], stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + timeout
-        # Readiness is signalled by the port file (written after the server is listening).
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None:
-                raise RuntimeError("hpo-server exited with %d: %s" % (self.proc.returncode,
-                                                                      self.read_log()))
-            if time.monotonic() > deadline:
-                raise RuntimeError("hpo-server did not start: " + self.read_log())
-            time.sleep(0.05)
-        with open(port_file) as f:
-            self.address = "127.0.0.1:%d" % int(f.read().strip())
-
-    def read_log(self):
-        with open(os.path.join(self.workdir, "server.log"), "rb") as f:
-            return f.read().decode(errors="replace")[-4000:]
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def terminate(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
 
 
 def cli(server, *args, check=True, json_output=True):
@@ -97,7 +43,7 @@ class ServerIntegrationTest(unittest.TestCase):
         stubs = os.path.join(cls.tmp.name, "stubs")
         os.makedirs(stubs)
         generate_stubs(ARGS.source_dir, stubs)
-        cls.server = Server(os.path.join(cls.tmp.name, "hpo.db"), cls.tmp.name)
+        cls.server = Server(ARGS.server_bin, os.path.join(cls.tmp.name, "hpo.db"), cls.tmp.name)
         cls.server.start()
 
     @classmethod

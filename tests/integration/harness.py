@@ -1,0 +1,110 @@
+"""Shared pieces of the integration tests: real hpo-server / hpo-worker processes and gRPC stubs."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def generate_stubs(source_dir, out_dir):
+    """Generates the Python gRPC stubs of proto/hpo/v1 into out_dir and makes them importable."""
+    os.makedirs(out_dir, exist_ok=True)
+    protos = sorted(os.path.join("hpo/v1", f)
+                    for f in os.listdir(os.path.join(source_dir, "proto/hpo/v1"))
+                    if f.endswith(".proto"))
+    subprocess.run(
+        ["protoc", "-I", os.path.join(source_dir, "proto"), "--python_out", out_dir,
+         "--grpc_out", out_dir, "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin"] + protos,
+        check=True)
+    if out_dir not in sys.path:
+        sys.path.insert(0, out_dir)
+
+
+def wait_for(condition, timeout, what, interval=0.05):
+    """Polls condition() until it returns a true value (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Server:
+    """A real hpo-server process on a database file; `port` 0 picks a free one once."""
+
+    def __init__(self, binary, db_path, workdir, extra_args=()):
+        self.binary = binary
+        self.db_path = db_path
+        self.workdir = workdir
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = 0
+        self.log_path = os.path.join(workdir, "server.log")
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=30):
+        port_file = os.path.join(self.workdir, "port")
+        if os.path.exists(port_file):
+            os.remove(port_file)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "--db", self.db_path, "--listen", "127.0.0.1:%d" % self.port,
+             "--port_file", port_file] + self.extra_args, stdout=log, stderr=log)
+        log.close()
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("hpo-server exited with %d: %s" % (self.proc.returncode,
+                                                                      self.read_log()))
+            return os.path.exists(port_file)
+        wait_for(ready, timeout, "hpo-server to listen")
+        with open(port_file) as f:
+            self.port = int(f.read().strip())
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")[-6000:]
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Worker:
+    """A real hpo-worker process."""
+
+    def __init__(self, binary, server, workdir, name, args=(), env=None):
+        self.log_path = os.path.join(workdir, "worker-%s.log" % name)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [binary, "--server", server.address, "--name", name] + list(args),
+            stdout=log, stderr=log, env=dict(os.environ, **(env or {})))
+        log.close()
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")[-6000:]
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)

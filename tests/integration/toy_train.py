@@ -1,0 +1,30 @@
+#!/usr/bin/python3
+"""A small training program for hpo-worker's command mode, used by the integration tests.
+
+Reads its assignment from HPO_PARAM_* variables, prints one HPO_CHECKPOINT line per step
+(score = x at every step, so a threshold pruner decides at the first step), records each step it
+reached in $TOY_MARKER_DIR/<suggestion>.steps, and ends according to the `behavior` parameter:
+ok (HPO_RESULT), fail (exit status 3 after printing a message) or slow (like ok, 0.2 s a step).
+"""
+import os
+import sys
+import time
+
+x = float(os.environ["HPO_PARAM_x"])
+behavior = os.environ.get("HPO_PARAM_behavior", "ok")
+steps = int(os.environ.get("HPO_MAX_STEPS", "5"))
+delay = 0.2 if behavior == "slow" else 0.02
+marker_dir = os.environ.get("TOY_MARKER_DIR")
+marker = os.path.join(marker_dir, os.environ["HPO_SUGGESTION_ID"] + ".steps") if marker_dir else None
+
+for step in range(1, steps + 1):
+    if marker:
+        with open(marker, "a") as f:
+            f.write("%d\n" % step)
+    print("HPO_CHECKPOINT step=%d score=%.6f train_loss=%.6f" % (step, x, 1.0 / step), flush=True)
+    time.sleep(delay)
+
+if behavior == "fail":
+    print("toy_train: simulated crash", flush=True)
+    sys.exit(3)
+print("HPO_RESULT score=%.6f" % x, flush=True)
