@@ -51,6 +51,7 @@ absl::StatusOr<TrialOutcome> DlrmRunner::Run(const hpo::v1::Experiment& experime
     outcome.failure_reason = absl::StrCat("trainer: ", result.status().ToString());
     return outcome;
   }
+  outcome.metadata["steps"] = absl::StrCat(result->final_metrics.step);
   if (result->outcome == trainer::TrainOutcome::kDiverged) {
     outcome.failed = true;
     outcome.failure_reason = absl::StrCat("diverged: ", result->failure_reason);
@@ -69,7 +70,6 @@ absl::StatusOr<TrialOutcome> DlrmRunner::Run(const hpo::v1::Experiment& experime
     outcome.metadata["bayes_auc"] = absl::StrCat(*result->bayes_auc);
   }
   outcome.values = ExperimentMetrics(experiment, final_point);
-  outcome.metadata["steps"] = absl::StrCat(result->final_metrics.step);
   outcome.metadata["parameters"] = absl::StrCat(result->parameters);
   return outcome;
 }

@@ -302,18 +302,24 @@ Table SuggestionTable(const Experiment& experiment,
   for (const auto& suggestion : suggestions) assignments.push_back(&suggestion.assignment());
   const std::vector<std::string> parameters = AllAssignmentColumns(experiment, assignments);
   Table table;
-  table.header = {"ID", "STATE", "SOURCE"};
+  table.header = {"ID", "STATE", "SOURCE", "WORKER"};
   table.header.insert(table.header.end(), parameters.begin(), parameters.end());
   table.header.push_back("CREATED");
+  // Why the pruner or the regulator stopped a trial, and where.
+  table.header.push_back("STOPPED_AT");
+  table.header.push_back("STOP_REASON");
   for (const auto& suggestion : suggestions) {
     std::vector<std::string> row = {
         absl::StrCat(suggestion.id()),
         ShortEnumName(hpo::v1::SuggestionState_descriptor(), suggestion.state()),
-        suggestion.source()};
+        suggestion.source(), suggestion.worker_id()};
     for (const std::string& name : parameters) {
       row.push_back(AssignmentCell(suggestion.assignment(), name, for_csv));
     }
     row.push_back(FormatTimestamp(suggestion.create_time()));
+    const bool stopped = !suggestion.stop_reason().empty();
+    row.push_back(stopped ? absl::StrCat(suggestion.stop_step()) : "");
+    row.push_back(suggestion.stop_reason());
     table.rows.push_back(std::move(row));
   }
   return table;

@@ -41,14 +41,14 @@ const hpo::v1::Parameter* FindParameter(const hpo::v1::Experiment& experiment,
 TEST(SpecExamplesTest, DlrmParses) {
   absl::StatusOr<hpo::v1::Experiment> experiment = LoadExperimentSpec(ExamplePath("dlrm.yaml"));
   ASSERT_TRUE(experiment.ok()) << experiment.status();
-  EXPECT_EQ(experiment->observation_budget(), 40);
-  EXPECT_EQ(experiment->parallel_bandwidth(), 4);
+  EXPECT_EQ(experiment->observation_budget(), 30);
+  EXPECT_EQ(experiment->parallel_bandwidth(), 2);
   const hpo::v1::Parameter* lr = FindParameter(*experiment, "learning_rate");
   ASSERT_NE(lr, nullptr);
   EXPECT_EQ(lr->type(), hpo::v1::PARAMETER_TYPE_DOUBLE);
   EXPECT_EQ(lr->transformation(), hpo::v1::TRANSFORMATION_LOG);
-  EXPECT_EQ(lr->bounds().min(), 0.01);
-  EXPECT_EQ(lr->bounds().max(), 30);
+  EXPECT_EQ(lr->bounds().min(), 0.001);
+  EXPECT_EQ(lr->bounds().max(), 10);
   const hpo::v1::Parameter* beta1 = FindParameter(*experiment, "lamb_beta1");
   ASSERT_NE(beta1, nullptr);
   ASSERT_EQ(beta1->conditions_size(), 1);
@@ -63,11 +63,13 @@ TEST(SpecExamplesTest, DlrmParses) {
   EXPECT_EQ(constraint.terms_size(), 2);
   ASSERT_EQ(experiment->metrics_size(), 2);
   EXPECT_EQ(experiment->metrics(0).objective(), hpo::v1::OBJECTIVE_MAXIMIZE);
-  ASSERT_TRUE(experiment->metrics(0).has_threshold());
-  EXPECT_EQ(experiment->metrics(0).threshold(), 0.8025);
   EXPECT_FALSE(experiment->metrics(1).has_threshold());
   EXPECT_EQ(experiment->metrics(1).strategy(), hpo::v1::METRIC_STRATEGY_STORE);
-  EXPECT_TRUE(experiment->pruner().has_median());
+  EXPECT_TRUE(experiment->pruner().has_successive_halving());
+  EXPECT_EQ(experiment->pruner().successive_halving().reduction_factor(), 3);
+  EXPECT_EQ(experiment->training().max_steps(), 3000);
+  EXPECT_EQ(experiment->training().parameter_mapping().at("learning_rate"), "learning_rate");
+  EXPECT_EQ(experiment->training().fixed_options().at("batch_size"), "512");
   EXPECT_EQ(experiment->metadata().at("model"), "dlrm");
 }
 

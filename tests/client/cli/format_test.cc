@@ -169,8 +169,15 @@ TEST(SuggestionAndCheckpointTablesTest, Render) {
   suggestion.set_source("random");
   (*suggestion.mutable_assignment()->mutable_values())["steps"].set_int_value(5);
   EXPECT_EQ(RenderTable(SuggestionTable(experiment, {suggestion})),
-            "ID  STATE  SOURCE  opt  lr  steps  CREATED\n"
-            "4   open   random           5      -\n");
+            "ID  STATE  SOURCE  WORKER  opt  lr  steps  CREATED  STOPPED_AT  STOP_REASON\n"
+            "4   open   random                   5      -\n");
+  suggestion.set_state(hpo::v1::SUGGESTION_STATE_PRUNED);
+  suggestion.set_worker_id("w-1");
+  suggestion.set_stop_step(300);
+  suggestion.set_stop_reason("asha: auc 0.71 below the rung");
+  EXPECT_EQ(RenderTable(SuggestionTable(experiment, {suggestion})),
+            "ID  STATE   SOURCE  WORKER  opt  lr  steps  CREATED  STOPPED_AT  STOP_REASON\n"
+            "4   pruned  random  w-1              5      -        300         asha: auc 0.71 below the rung\n");
 
   hpo::v1::Checkpoint checkpoint;
   checkpoint.set_step(100);
