@@ -59,5 +59,39 @@ TEST(InteractionForward, Dim16PathMatchesNaiveOnCriteoShape) {
   }
 }
 
+TEST(InteractionBackward, Dim16PathMatchesNaiveOnCriteoShapeWithAndWithoutSelf) {
+  const int64_t b = 3, f = 26, d = 16;
+  for (bool self : {false, true}) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> n;
+    const int64_t width = d + InteractionPairs(f, self);
+    std::vector<float> dense(b * d), sparse(b * f * d), g(b * width);
+    for (auto& x : dense) x = n(rng);
+    for (auto& x : sparse) x = n(rng);
+    for (auto& x : g) x = n(rng);
+    std::vector<float> gd(b * d), gs(b * f * d);
+    InteractionBackward<float>(g.data(), dense.data(), sparse.data(), 0, b, f, d, self, gd.data(), gs.data());
+    for (int64_t e = 0; e < b; ++e) {
+      auto z = [&](int64_t i) { return i == 0 ? &dense[e * d] : &sparse[(e * f + i - 1) * d]; };
+      std::vector<double> want((f + 1) * d, 0.0);
+      for (int64_t c = 0; c < d; ++c) want[c] = g[e * width + c];
+      int64_t k = d;
+      for (int64_t i = 0; i <= f; ++i) {
+        for (int64_t j = 0; j < (self ? i + 1 : i); ++j, ++k) {
+          const double gv = g[e * width + k];
+          for (int64_t c = 0; c < d; ++c) {
+            want[i * d + c] += gv * z(j)[c];
+            want[j * d + c] += gv * z(i)[c];
+          }
+        }
+      }
+      for (int64_t c = 0; c < d; ++c) EXPECT_NEAR(gd[e * d + c], want[c], 1e-4);
+      for (int64_t i = 1; i <= f; ++i) {
+        for (int64_t c = 0; c < d; ++c) EXPECT_NEAR(gs[(e * f + i - 1) * d + c], want[i * d + c], 1e-4) << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hpo::trainer
