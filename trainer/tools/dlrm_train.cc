@@ -44,6 +44,8 @@ ABSL_FLAG(int64_t, decay_steps, 0, "length of the decay (0: none)");
 ABSL_FLAG(double, decay_power, 2.0, "power of the decay");
 ABSL_FLAG(double, end_lr, 0.0, "rate after the decay");
 ABSL_FLAG(double, weight_decay, 0.0, "LAMB weight decay");
+ABSL_FLAG(double, adagrad_initial_accumulator, 0.0, "Adagrad initial accumulator value");
+ABSL_FLAG(double, adagrad_epsilon, 1e-8, "Adagrad epsilon");
 ABSL_FLAG(int64_t, batch_size, -1, "training batch size");
 ABSL_FLAG(int64_t, eval_batch_size, 16384, "evaluation batch size");
 ABSL_FLAG(int32_t, threads, 1, "intra-op threads");
@@ -129,6 +131,8 @@ int Main() {
   o.decay_power = absl::GetFlag(FLAGS_decay_power);
   o.end_learning_rate = absl::GetFlag(FLAGS_end_lr);
   o.weight_decay = absl::GetFlag(FLAGS_weight_decay);
+  o.adagrad_initial_accumulator = absl::GetFlag(FLAGS_adagrad_initial_accumulator);
+  o.adagrad_epsilon = absl::GetFlag(FLAGS_adagrad_epsilon);
   o.eval_batch_size = absl::GetFlag(FLAGS_eval_batch_size);
   o.threads = absl::GetFlag(FLAGS_threads);
   o.eval_every = absl::GetFlag(FLAGS_eval_every);
