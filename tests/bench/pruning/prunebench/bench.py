@@ -284,7 +284,7 @@ def markdown(result: Dict[str, Any]) -> str:
         f"Generated {meta['created_utc']} on {meta.get('cpu_count')} CPU(s) ({meta.get('cpu_model', '?')}); "
         f"hpo-server `{meta.get('server_bin')}`{' (' + meta['git'] + ')' if meta.get('git') else ''}; "
         f"Optuna {meta.get('optuna')}; {meta['n_trials']} trials per run, {meta['n_seeds']} seeds "
-        f"({meta['seeds']}), {meta['elapsed_s']} s wall ({meta['workers']} processes, nice). "
+        f"({meta['seeds']}), {meta.get('run_wall_s_total')} s of run time in total (2 processes at most, nice). "
         f"Medians over seeds.\n")
     out.append(
         "Each run: a fixed number of trials; each trial streams its noisy learning curve one checkpoint per "
@@ -368,14 +368,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--server", default=None, help="hpo-server binary")
     ap.add_argument("--title", default="Pruning benchmark: hpo-server vs Optuna 3.1 (synthetic learning curves)")
-    ap.add_argument("--merge", help="earlier JSON whose runs are kept unless rerun here")
+    ap.add_argument("--merge", help="earlier JSON file(s), comma-separated, whose runs are kept unless rerun here")
     ap.add_argument("--out-json", required=True)
     ap.add_argument("--out-md")
     args = ap.parse_args(argv)
 
     families = parse_list(args.families, list(FAMILIES))
     pruners = parse_list(args.pruners, PRUNERS)
-    sides = parse_list(args.sides, SIDES)
+    sides = parse_list(args.sides, SIDES) if args.sides != "none" else []  # none: only --merge
     seeds = parse_seeds(args.seeds)
     server_bin = None
     if any(s.startswith("hpo-") for s in sides):
@@ -397,12 +397,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       file=sys.stderr, flush=True)
             if i % max(1, len(jobs) // 20) == 0 or i == len(jobs):
                 print(f"  {i}/{len(jobs)} done, {time.time() - t0:.0f}s", flush=True)
-    if args.merge and os.path.exists(args.merge):
-        with open(args.merge) as fh:
+    for path in (args.merge or "").split(","):
+        if not path or not os.path.exists(path):
+            continue
+        with open(path) as fh:
             old = json.load(fh)
         keys = {(r["family"], r["side"], r["pruner"], r["seed"]) for r in runs}
         runs += [r for r in old.get("runs", []) if "error" not in r
                  and (r["family"], r["side"], r["pruner"], r["seed"]) not in keys]
+        server_bin = server_bin or old.get("meta", {}).get("server_bin")
     runs.sort(key=lambda r: (r["family"], r["side"], PRUNERS.index(r["pruner"]), r["seed"]))
     all_seeds = sorted({r["seed"] for r in runs if "error" not in r})
     git = ""
@@ -416,8 +419,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "meta": {**environment(), "kind": "pruning", "title": args.title, "n_trials": args.trials,
                  "n_seeds": len(all_seeds), "seeds": (f"{all_seeds[0]}-{all_seeds[-1]}" if all_seeds else ""),
                  "pruners": [p for p in PRUNERS if any(r.get("pruner") == p for r in runs)],
-                 "sides": sides, "server_bin": server_bin, "git": git, "workers": args.workers,
-                 "elapsed_s": round(time.time() - t0, 1), "argv": list(sys.argv[1:] if argv is None else argv)},
+                 "sides": [x for x in SIDES if any(r.get("side") == x for r in runs)], "server_bin": server_bin, "git": git, "workers": args.workers,
+                 "elapsed_s": round(time.time() - t0, 1),
+                 "run_wall_s_total": round(sum(r.get("wall_s", 0) for r in runs), 1), "argv": list(sys.argv[1:] if argv is None else argv)},
         "families": {f: FAMILIES[f].info() for f in sorted({r["family"] for r in runs})},
         "summary": summarize(runs),
         "runs": runs,
