@@ -507,7 +507,12 @@ absl::StatusOr<std::vector<Proposal>> BayesianOptimizer::Suggest(const History& 
                  hypers.has_value() ? &*hypers : nullptr, &y_std);
     if (!base.ok()) return fallback(augmented, remaining - p);
     hypers = base->hyperparameters();
-    // Incumbent: best feasible observation (standardized); anchors for local candidates.
+    // Incumbent ("plug-in" EI, robust to noise): the lowest posterior mean at a feasible
+    // observation, standardized; it equals the best observed value when the fitted noise is tiny,
+    // and does not chase a lucky noisy observation otherwise. Anchors for local candidates: the
+    // best feasible observations by observed value.
+    VectorXd mu_keep;
+    base->PredictBatch(base->x(), &mu_keep, nullptr);
     double best = kInf;
     std::vector<int> order(keep.size());
     std::iota(order.begin(), order.end(), 0);
@@ -515,7 +520,7 @@ absl::StatusOr<std::vector<Proposal>> BayesianOptimizer::Suggest(const History& 
     std::vector<VectorXd> anchors;
     for (int i : order) {
       if (!feasible[keep[i]]) continue;
-      best = std::min(best, y_std[i]);
+      best = std::min(best, mu_keep[i]);
       if (anchors.size() < 5) anchors.push_back(x_obj.row(keep[i]).transpose());
     }
     std::optional<GaussianProcess> model;

@@ -17,7 +17,8 @@
 //    A Matérn-5/2 ARD GP (gaussian_process.h) is fitted by MAP with a cost-bounded number of
 //    L-BFGS evaluations. Past kMaxModelPoints observations the model uses a subset: the best
 //    half by value plus the most recent ones.
-// 3. Acquisition: log EI over the best feasible observation (acquisition.h), plus
+// 3. Acquisition: log EI (acquisition.h) over the incumbent min of the posterior mean at the
+//    feasible observations ("plug-in" noisy EI; the best observed value when noise is tiny), plus
 //    log P(feasible) for each constraint metric (a GP per metric, Phi((threshold - mean) / sd))
 //    and, when some observations failed, log P(success) from a GP fitted to +-1 labels,
 //    squashed with Phi(mean / sqrt(0.25 + var)). With no feasible observation yet, the

@@ -4,6 +4,7 @@
 #
 #   bash tests/bench/optimizer/run.sh [--quick] [--reuse-baseline] [--algorithms auto|LIST]
 #        [--server PATH/hpo-server] [--out-dir DIR] [--seeds N] [--workers N] [--no-latency]
+#        [--problems LIST]
 #
 # full (default): 14 problems, 15 seeds, budgets 20/50/100, baselines random/qmc/tpe/tpe-mv/cmaes
 #   (+ nsga2, MOTPE on two objectives), latency with 100 and 1000 observations; writes
@@ -14,13 +15,14 @@
 # --reuse-baseline: take Optuna/random runs from results/optuna-baseline.json (deterministic per seed)
 #   and run only the hpo algorithms (and baseline runs missing from the cache).
 # --algorithms: hpo algorithm names, comma-separated; 'auto' (default) = every name the server knows.
+# --problems: comma-separated problem names (default: all; quick: its 4) for fast iterations.
 # Environment: PYTHON (/usr/bin/python3, needs python3-optuna and python3-grpcio), NICE (10),
 #   HPO_SERVER_BIN (default server binary; else the newest build*/bin/hpo-server in the project).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-/usr/bin/python3}
 NICE=${NICE:-10}
-quick=0 reuse=0 algos=auto server="" outdir="" seeds="" workers=2 latency=1 cache=""
+quick=0 reuse=0 algos=auto server="" outdir="" seeds="" workers=2 latency=1 cache="" only_problems=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -29,10 +31,11 @@ while [[ $# -gt 0 ]]; do
     --server) server=$2; shift ;;
     --out-dir) outdir=$2; shift ;;
     --seeds) seeds=$2; shift ;;
+    --problems) only_problems=$2; shift ;;
     --workers) workers=$2; shift ;;
     --baseline-cache) cache=$2; shift ;;
     --no-latency) latency=0 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -48,6 +51,7 @@ else
   problems=all seeds=${seeds:-15} budgets=20,50,100 baselines=default sizes=100,1000 k=30
   title="Optimizer benchmark: hpo-server vs Optuna 3.1"
 fi
+if [[ -n $only_problems ]]; then problems=$only_problems; fi
 if [[ -z $cache ]]; then
   if [[ $reuse == 1 || $quick == 0 ]]; then cache=$HERE/results/optuna-baseline.json; else cache=$outdir/optuna-baseline.json; fi
 fi
