@@ -10,6 +10,7 @@
 #   100 trials per run; writes results/latest.{md,json} (~15-25 min on 2 shared cores).
 # --quick: dlrm_auc, pruners none+asha, 1 seed, 20 trials, all 4 sides; writes results/quick/ (~15 s).
 #   For the bench_smoke ctest entry: it asserts only that the harness ran.
+# results/notes.md (hand-written findings) is inserted into the full report after its header.
 # --merge: keep the runs of an existing latest.json that this invocation does not redo (partial reruns).
 # Environment: PYTHON (/usr/bin/python3 with python3-optuna, python3-grpcio), NICE (10),
 #   HPO_SERVER_BIN (default server; else the newest build*/bin/hpo-server), PRUNEBENCH_WORKDIR (server
@@ -49,6 +50,8 @@ mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 server_args=()
 if [[ -n $server ]]; then server_args=(--server "$(cd "$(dirname "$server")" && pwd)/$(basename "$server")"); fi
+notes_args=()
+if [[ $quick == 0 ]]; then notes_args=(--notes "$HERE/results/notes.md"); fi
 merge_args=()
 if [[ $merge == 1 ]]; then merge_args=(--merge "$outdir/latest.json"); fi
 
@@ -64,4 +67,4 @@ fi
 
 nice -n "$NICE" "$PYTHON" -m prunebench.bench --families "$families" --pruners "$pruners" --sides "$sides" \
   --seeds "$seeds" --trials "$trials" --workers "$workers" --title "$title" "${server_args[@]}" "${merge_args[@]}" \
-  --out-json "$outdir/latest.json" --out-md "$outdir/latest.md"
+  --out-json "$outdir/latest.json" --out-md "$outdir/latest.md" "${notes_args[@]}"

@@ -371,6 +371,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--merge", help="earlier JSON file(s), comma-separated, whose runs are kept unless rerun here")
     ap.add_argument("--out-json", required=True)
     ap.add_argument("--out-md")
+    ap.add_argument("--notes", help="hand-written markdown inserted after the header (kept across reruns)")
     args = ap.parse_args(argv)
 
     families = parse_list(args.families, list(FAMILIES))
@@ -431,8 +432,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with open(args.out_json, "w") as fh:
         json.dump(result, fh, separators=(",", ":"), default=lambda o: None)
     if args.out_md:
+        text = markdown(result)
+        if args.notes and os.path.exists(args.notes):
+            with open(args.notes) as fh:
+                notes = fh.read().strip()
+            head, sep, rest = text.partition("\nEach run:")
+            text = head + "\n" + notes + "\n" + sep + rest
         with open(args.out_md, "w") as fh:
-            fh.write(markdown(result))
+            fh.write(text)
     print(f"wrote {args.out_json}" + (f" and {args.out_md}" if args.out_md else ""), flush=True)
     return 1 if any("error" in r for r in runs) else 0
 
