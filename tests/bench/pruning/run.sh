@@ -4,6 +4,7 @@
 #
 #   bash tests/bench/pruning/run.sh [--quick] [--server PATH/hpo-server] [--out-dir DIR] [--seeds N]
 #        [--trials N] [--workers N] [--families LIST] [--pruners LIST] [--sides LIST] [--merge]
+#   bash tests/bench/pruning/run.sh --dlrm BUILD_TORCH/bin [--server PATH/hpo-server]
 #
 # full (default): 2 families x 5 pruners (none, median, percentile25, asha, hyperband) x 4 sides
 #   (hpo-bayesian, optuna-tpe, hpo-random, optuna-random [replayed: identical configurations]) x 10 seeds,
@@ -11,6 +12,8 @@
 # --quick: dlrm_auc, pruners none+asha, 1 seed, 20 trials, all 4 sides; writes results/quick/ (~15 s).
 #   For the bench_smoke ctest entry: it asserts only that the harness ran.
 # results/notes.md (hand-written findings) is inserted into the full report after its header.
+# --dlrm DIR: instead, the small real-DLRM run (hpo-worker vs Optuna driving DIR/dlrm-train; 16 trials,
+#   1500 steps, pruners none+asha, seeds 0 and 1 in 2 processes) -> results/dlrm.{md,json} (~10 min).
 # --merge: keep the runs of an existing latest.json that this invocation does not redo (partial reruns).
 # Environment: PYTHON (/usr/bin/python3 with python3-optuna, python3-grpcio), NICE (10),
 #   HPO_SERVER_BIN (default server; else the newest build*/bin/hpo-server), PRUNEBENCH_WORKDIR (server
@@ -19,7 +22,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-/usr/bin/python3}
 NICE=${NICE:-10}
-quick=0 server="" outdir="" seeds="" trials="" workers=2 families=all pruners=all sides=all merge=0
+quick=0 server="" outdir="" seeds="" trials="" workers=2 families=all pruners=all sides=all merge=0 dlrm=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -32,7 +35,8 @@ while [[ $# -gt 0 ]]; do
     --pruners) pruners=$2; shift ;;
     --sides) sides=$2; shift ;;
     --merge) merge=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --dlrm) dlrm=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -65,6 +69,20 @@ else
   trap 'rm -rf "$PRUNEBENCH_STUBS"' EXIT
 fi
 
+if [[ -n $dlrm ]]; then
+  dlrm=$(cd "$dlrm" && pwd)
+  srv=${server_args[1]:-}
+  if [[ -z $srv ]]; then srv=$("$PYTHON" -c 'from prunebench.hpo import find_server_bin; print(find_server_bin())'); fi
+  for s in 0 1; do
+    nice -n "$NICE" "$PYTHON" -m prunebench.dlrm --bin "$dlrm" --server "$srv" --seeds "$s," \
+      --workdir "$PRUNEBENCH_WORKDIR" --out-json "$PRUNEBENCH_WORKDIR/dlrm-$s.json" &
+  done
+  wait
+  nice -n "$NICE" "$PYTHON" -m prunebench.dlrm --bin "$dlrm" --server "$srv" --seeds none \
+    --merge "$PRUNEBENCH_WORKDIR/dlrm-0.json,$PRUNEBENCH_WORKDIR/dlrm-1.json" \
+    --out-json "$outdir/dlrm.json" --out-md "$outdir/dlrm.md"
+  exit 0
+fi
 nice -n "$NICE" "$PYTHON" -m prunebench.bench --families "$families" --pruners "$pruners" --sides "$sides" \
   --seeds "$seeds" --trials "$trials" --workers "$workers" --title "$title" "${server_args[@]}" "${merge_args[@]}" \
   --out-json "$outdir/latest.json" --out-md "$outdir/latest.md" "${notes_args[@]}"

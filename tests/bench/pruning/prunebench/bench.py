@@ -282,7 +282,8 @@ def markdown(result: Dict[str, Any]) -> str:
     out = [f"# {meta['title']}\n"]
     out.append(
         f"Generated {meta['created_utc']} on {meta.get('cpu_count')} CPU(s) ({meta.get('cpu_model', '?')}); "
-        f"hpo-server `{meta.get('server_bin')}`{' (' + meta['git'] + ')' if meta.get('git') else ''}; "
+        f"hpo-server `{meta.get('server_bin')}` (binary built {meta.get('server_built', '?')}; HEAD at report time: "
+        f"{meta.get('git') or '?'}); "
         f"Optuna {meta.get('optuna')}; {meta['n_trials']} trials per run, {meta['n_seeds']} seeds "
         f"({meta['seeds']}), {meta.get('run_wall_s_total')} s of run time in total (2 processes at most, nice). "
         f"Medians over seeds.\n")
@@ -358,6 +359,13 @@ def markdown(result: Dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _mtime(path: Optional[str]) -> Optional[str]:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(path))) if path else None
+    except OSError:
+        return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--families", default="all")
@@ -420,6 +428,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "meta": {**environment(), "kind": "pruning", "title": args.title, "n_trials": args.trials,
                  "n_seeds": len(all_seeds), "seeds": (f"{all_seeds[0]}-{all_seeds[-1]}" if all_seeds else ""),
                  "pruners": [p for p in PRUNERS if any(r.get("pruner") == p for r in runs)],
+                 "server_built": _mtime(server_bin),
                  "sides": [x for x in SIDES if any(r.get("side") == x for r in runs)], "server_bin": server_bin, "git": git, "workers": args.workers,
                  "elapsed_s": round(time.time() - t0, 1),
                  "run_wall_s_total": round(sum(r.get("wall_s", 0) for r in runs), 1), "argv": list(sys.argv[1:] if argv is None else argv)},
