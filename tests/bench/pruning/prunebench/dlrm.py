@@ -27,10 +27,11 @@ from typing import Any, Dict, List, Optional
 
 from .common import derive_seed, parse_seeds, quantiles
 
+# training seed fixed and nonzero: hpo-worker replaces seed 0 by the suggestion id (worker/trial_config.cc)
 MAX_STEPS = 1500
 EVAL_EVERY = 150
 FIXED = {"batch_size": "256", "embedding_dim": "16", "bottom_mlp": "64-16", "top_mlp": "64-1",
-         "synthetic_test_examples": "16384", "synthetic_seed": "1", "seed": "0", "threads": "1"}
+         "synthetic_test_examples": "16384", "synthetic_seed": "1", "seed": "1", "threads": "1"}
 # trainer option -> dlrm-train flag (where the names differ)
 FLAG = {"learning_rate": "lr"}
 SPACE = [("learning_rate", "double", 0.001, 3.0, True), ("warmup_steps", "int", 0, 500, False),
