@@ -38,10 +38,14 @@ else
 fi
 
 # LibTorch runs its MLPs on whatever libblas.so.3 is selected: the netlib reference BLAS is 20x
-# slower than OpenBLAS, so make sure OpenBLAS (OpenMP build) is the selected alternative.
-ALT=libblas.so.3-x86_64-linux-gnu
-OPENBLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
-if [ -e "$OPENBLAS" ] && [ "$(update-alternatives --query "$ALT" 2>/dev/null | sed -n 's/^Value: //p')" != "$OPENBLAS" ]; then
-  echo "install-deps: selecting OpenBLAS (OpenMP) as libblas.so.3"
-  $SUDO update-alternatives --set "$ALT" "$OPENBLAS"
-fi
+# slower than OpenBLAS. Select OpenBLAS's OpenMP build for both BLAS and LAPACK: LibTorch links
+# both, and a pthread OpenBLAS behind LAPACK would run every matmul on spinning pthreads that
+# fight LibTorch's OpenMP threads.
+for lib in libblas.so.3 liblapack.so.3; do
+  ALT="$lib-x86_64-linux-gnu"
+  WANT="/usr/lib/x86_64-linux-gnu/openblas-openmp/$lib"
+  if [ -e "$WANT" ] && [ "$(update-alternatives --query "$ALT" 2>/dev/null | sed -n 's/^Value: //p')" != "$WANT" ]; then
+    echo "install-deps: selecting OpenBLAS (OpenMP) as $lib"
+    $SUDO update-alternatives --set "$ALT" "$WANT"
+  fi
+done

@@ -33,9 +33,17 @@ hpo::v1::Checkpoint ToCheckpoint(const trainer::StepMetrics& m) {
 absl::StatusOr<TrialOutcome> DlrmRunner::Run(const hpo::v1::Experiment& experiment,
                                              const hpo::v1::Suggestion& suggestion,
                                              ProgressSink* sink) {
-  HPO_ASSIGN_OR_RETURN(trainer::TrainOptions options,
-                       BuildTrainOptions(experiment, suggestion, overrides_));
   TrialOutcome outcome;
+  absl::StatusOr<trainer::TrainOptions> built =
+      BuildTrainOptions(experiment, suggestion, overrides_);
+  if (!built.ok()) {
+    // The assignment (or the spec's mapping) gives options the trainer refuses: that is this
+    // trial's result, not a fault of the node, so it is observed as failed.
+    outcome.failed = true;
+    outcome.failure_reason = absl::StrCat("invalid trainer options: ", built.status().message());
+    return outcome;
+  }
+  const trainer::TrainOptions& options = *built;
   hpo::v1::Checkpoint last;
   auto result = trainer::Train(options, [&](const trainer::StepMetrics& m) {
     last = ToCheckpoint(m);

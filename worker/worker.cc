@@ -244,6 +244,10 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
     absl::Status released = client_->ReleaseTrial(release);
     if (!released.ok()) HPO_LOG(WARNING) << "releasing the lease failed: " << released;
     ++stats_.released;
+    if (!outcome.ok()) {  // this node cannot run trials now: do not spin on the same one
+      absl::Duration pause = options_.max_backoff;
+      Backoff(&pause);
+    }
     return absl::OkStatus();
   }
 

@@ -369,6 +369,7 @@ std::string DescribeExperiment(const Experiment& experiment) {
                    progress.failed_observation_count(), " failed)"));
   add("open suggestions:", absl::StrCat(progress.open_suggestion_count(), " (",
                                         progress.queued_suggestion_count(), " queued)"));
+  if (!progress.stopping_advice().empty()) add("stopping advice:", progress.stopping_advice());
   add("parallel bandwidth:", absl::StrCat(experiment.parallel_bandwidth()));
   std::string optimizer = experiment.optimizer().algorithm().empty()
                               ? "(server default)"

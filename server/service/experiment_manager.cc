@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/optimizer/optimizer.h"
+#include "server/pruning/stopping_advice.h"
 #include "server/service/best_assignments.h"
 #include "server/space/validation.h"
 
@@ -152,7 +153,12 @@ absl::StatusOr<Experiment> ExperimentManager::CreateExperiment(const Experiment&
 absl::StatusOr<Experiment> ExperimentManager::GetExperiment(int64_t experiment_id) {
   HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
   absl::MutexLock lock(&mu_);
-  return store_->GetExperiment(experiment_id);
+  HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+  HPO_ASSIGN_OR_RETURN(std::vector<Observation> observations,
+                       store_->ListObservations(experiment_id));
+  const pruning::StoppingAdvice advice = pruning::Advise(e, observations, /*lookback=*/0);
+  if (advice.should_stop) e.mutable_progress()->set_stopping_advice(advice.reason);
+  return e;
 }
 
 absl::StatusOr<std::vector<Experiment>> ExperimentManager::ListExperiments(

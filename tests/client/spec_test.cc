@@ -57,7 +57,7 @@ TEST(SpecExamplesTest, DlrmParses) {
   ASSERT_EQ(experiment->search_space().conditionals_size(), 1);
   EXPECT_THAT(experiment->search_space().conditionals(0).values(),
               ::testing::ElementsAre("sgd", "lamb"));
-  ASSERT_EQ(experiment->search_space().linear_constraints_size(), 1);
+  ASSERT_EQ(experiment->search_space().linear_constraints_size(), 2);
   const auto& constraint = experiment->search_space().linear_constraints(0);
   EXPECT_EQ(constraint.type(), hpo::v1::CONSTRAINT_TYPE_LESS_THAN);
   EXPECT_EQ(constraint.terms_size(), 2);

@@ -149,6 +149,7 @@ TEST_F(ExperimentManagerTest, BudgetCompletesExperimentAndStopsSuggestions) {
   auto e = manager_->GetExperiment(id);
   EXPECT_EQ(e->state(), v1::EXPERIMENT_STATE_COMPLETED);
   EXPECT_EQ(e->progress().observation_count(), 2);
+  EXPECT_THAT(e->progress().stopping_advice(), HasSubstr("budget"));
   EXPECT_THAT(manager_->CreateSuggestion(id, no_metadata_),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("completed")));
   EXPECT_THAT(manager_->SetExperimentState(id, v1::EXPERIMENT_STATE_ACTIVE),
