@@ -248,7 +248,13 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
       }
     }
     HPO_ASSIGN_OR_RETURN(std::unique_ptr<pruning::Pruner> pruner, pruning::CreatePruner(e));
-    const pruning::Decision d = pruner->ShouldPrune(trial, others);
+    pruning::Decision d = pruner->ShouldPrune(trial, others);
+    // At the last step of a full-length run there is nothing left to save: the trial completes.
+    // (The regulator's anomaly verdicts still stand: a NaN at the end is still a divergence.)
+    const int64_t max_steps = e.training().max_steps();
+    if (d.stop && max_steps > 0 && checkpoint.step() >= max_steps && d.rule != "anomaly") {
+      d.stop = false;
+    }
     if (d.stop) {
       s.set_stop_reason(d.reason);
       s.set_stop_step(checkpoint.step());

@@ -225,6 +225,23 @@ TEST_F(TrialSchedulerTest, ThresholdPrunerStopsAndTrialEndsPruned) {
   EXPECT_EQ(s->at(0).stop_reason(), d->reason());
 }
 
+TEST_F(TrialSchedulerTest, LastStepOfAFullRunIsNeverPruned) {
+  v1::Experiment spec = Spec(5, 1);
+  spec.mutable_pruner()->mutable_threshold()->set_lower(0.55);
+  spec.mutable_training()->set_max_steps(3);
+  HPO_ASSERT_OK(manager_->CreateExperiment(spec));
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  const int64_t id = la->suggestion().id();
+  HPO_ASSERT_OK(Report(a, id, 1, 0.6));
+  auto last = Report(a, id, 3, 0.5);  // below the threshold, but the run is complete
+  HPO_ASSERT_OK(last);
+  EXPECT_EQ(last->decision(), v1::DECISION_CONTINUE);
+  HPO_ASSERT_OK(Complete(a, id, 0.5));
+  EXPECT_EQ(manager_->ListSuggestions(la->experiment().id(), {})->at(0).state(),
+            v1::SUGGESTION_STATE_COMPLETED);
+}
+
 TEST_F(TrialSchedulerTest, NanCheckpointIsStoppedAsAnomalyAndNotStored) {
   HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
   const std::string a = Register("a");
