@@ -11,16 +11,6 @@ namespace {
 using ::grpc::CallbackServerContext;
 using ::grpc::ServerUnaryReactor;
 
-// Finishes `context`'s default reactor with `result`, storing a value through `store` on success.
-template <typename T, typename StoreFn>
-ServerUnaryReactor* Finish(CallbackServerContext* context, absl::StatusOr<T> result,
-                           StoreFn store) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (result.ok()) store(*std::move(result));
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
-}
-
 template <typename T, typename Repeated>
 void MoveAll(std::vector<T>&& items, Repeated* out) {
   out->Reserve(static_cast<int>(items.size()));
@@ -39,103 +29,110 @@ std::vector<Enum> ToEnums(const Repeated& values) {
 ServerUnaryReactor* ExperimentService::CreateExperiment(
     CallbackServerContext* context, const hpo::v1::CreateExperimentRequest* request,
     hpo::v1::CreateExperimentResponse* response) {
-  return Finish(context, manager_->CreateExperiment(request->experiment()),
-                [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
+  return FinishUnary(
+      context, manager_->CreateExperiment(request->experiment()),
+      [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
 }
 
 ServerUnaryReactor* ExperimentService::GetExperiment(CallbackServerContext* context,
                                                      const hpo::v1::GetExperimentRequest* request,
                                                      hpo::v1::GetExperimentResponse* response) {
-  return Finish(context, manager_->GetExperiment(request->experiment_id()),
-                [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
+  return FinishUnary(
+      context, manager_->GetExperiment(request->experiment_id()),
+      [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
 }
 
 ServerUnaryReactor* ExperimentService::ListExperiments(
     CallbackServerContext* context, const hpo::v1::ListExperimentsRequest* request,
     hpo::v1::ListExperimentsResponse* response) {
-  return Finish(context,
-                manager_->ListExperiments(request->project(),
-                                          ToEnums<hpo::v1::ExperimentState>(request->states())),
-                [&](std::vector<hpo::v1::Experiment> v) {
-                  MoveAll(std::move(v), response->mutable_experiments());
-                });
+  return FinishUnary(context,
+                     manager_->ListExperiments(
+                         request->project(), ToEnums<hpo::v1::ExperimentState>(request->states())),
+                     [&](std::vector<hpo::v1::Experiment> v) {
+                       MoveAll(std::move(v), response->mutable_experiments());
+                     });
 }
 
 ServerUnaryReactor* ExperimentService::SetExperimentState(
     CallbackServerContext* context, const hpo::v1::SetExperimentStateRequest* request,
     hpo::v1::SetExperimentStateResponse* response) {
-  return Finish(context, manager_->SetExperimentState(request->experiment_id(), request->state()),
-                [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
+  return FinishUnary(
+      context, manager_->SetExperimentState(request->experiment_id(), request->state()),
+      [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
 }
 
 ServerUnaryReactor* ExperimentService::CreateSuggestion(
     CallbackServerContext* context, const hpo::v1::CreateSuggestionRequest* request,
     hpo::v1::CreateSuggestionResponse* response) {
-  return Finish(context, manager_->CreateSuggestion(request->experiment_id(), request->metadata()),
-                [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
+  return FinishUnary(
+      context, manager_->CreateSuggestion(request->experiment_id(), request->metadata()),
+      [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
 }
 
 ServerUnaryReactor* ExperimentService::QueueSuggestion(
     CallbackServerContext* context, const hpo::v1::QueueSuggestionRequest* request,
     hpo::v1::QueueSuggestionResponse* response) {
-  return Finish(context,
-                manager_->QueueSuggestion(request->experiment_id(), request->assignment(),
-                                          request->metadata()),
-                [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
+  return FinishUnary(
+      context,
+      manager_->QueueSuggestion(request->experiment_id(), request->assignment(),
+                                request->metadata()),
+      [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
 }
 
 ServerUnaryReactor* ExperimentService::ListSuggestions(
     CallbackServerContext* context, const hpo::v1::ListSuggestionsRequest* request,
     hpo::v1::ListSuggestionsResponse* response) {
-  return Finish(context,
-                manager_->ListSuggestions(request->experiment_id(),
-                                          ToEnums<hpo::v1::SuggestionState>(request->states())),
-                [&](std::vector<hpo::v1::Suggestion> v) {
-                  MoveAll(std::move(v), response->mutable_suggestions());
-                });
+  return FinishUnary(
+      context,
+      manager_->ListSuggestions(request->experiment_id(),
+                                ToEnums<hpo::v1::SuggestionState>(request->states())),
+      [&](std::vector<hpo::v1::Suggestion> v) {
+        MoveAll(std::move(v), response->mutable_suggestions());
+      });
 }
 
 ServerUnaryReactor* ExperimentService::DeleteSuggestion(
     CallbackServerContext* context, const hpo::v1::DeleteSuggestionRequest* request,
     hpo::v1::DeleteSuggestionResponse* response) {
-  return Finish(context,
-                manager_->DeleteSuggestion(request->experiment_id(), request->suggestion_id()),
-                [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
+  return FinishUnary(
+      context, manager_->DeleteSuggestion(request->experiment_id(), request->suggestion_id()),
+      [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
 }
 
 ServerUnaryReactor* ExperimentService::CreateObservation(
     CallbackServerContext* context, const hpo::v1::CreateObservationRequest* request,
     hpo::v1::CreateObservationResponse* response) {
-  return Finish(context, manager_->CreateObservation(*request),
-                [&](hpo::v1::Observation o) { *response->mutable_observation() = std::move(o); });
+  return FinishUnary(context, manager_->CreateObservation(*request), [&](hpo::v1::Observation o) {
+    *response->mutable_observation() = std::move(o);
+  });
 }
 
 ServerUnaryReactor* ExperimentService::ListObservations(
     CallbackServerContext* context, const hpo::v1::ListObservationsRequest* request,
     hpo::v1::ListObservationsResponse* response) {
-  return Finish(context, manager_->ListObservations(request->experiment_id()),
-                [&](std::vector<hpo::v1::Observation> v) {
-                  MoveAll(std::move(v), response->mutable_observations());
-                });
+  return FinishUnary(context, manager_->ListObservations(request->experiment_id()),
+                     [&](std::vector<hpo::v1::Observation> v) {
+                       MoveAll(std::move(v), response->mutable_observations());
+                     });
 }
 
 ServerUnaryReactor* ExperimentService::GetBestAssignments(
     CallbackServerContext* context, const hpo::v1::GetBestAssignmentsRequest* request,
     hpo::v1::GetBestAssignmentsResponse* response) {
-  return Finish(context, manager_->GetBestAssignments(request->experiment_id()),
-                [&](std::vector<hpo::v1::Observation> v) {
-                  MoveAll(std::move(v), response->mutable_observations());
-                });
+  return FinishUnary(context, manager_->GetBestAssignments(request->experiment_id()),
+                     [&](std::vector<hpo::v1::Observation> v) {
+                       MoveAll(std::move(v), response->mutable_observations());
+                     });
 }
 
 ServerUnaryReactor* ExperimentService::ListCheckpoints(
     CallbackServerContext* context, const hpo::v1::ListCheckpointsRequest* request,
     hpo::v1::ListCheckpointsResponse* response) {
-  return Finish(context,
-                manager_->ListCheckpoints(request->experiment_id(), request->suggestion_id()),
-                [&](std::vector<hpo::v1::Checkpoint> v) {
-                  MoveAll(std::move(v), response->mutable_checkpoints());
-                });
+  return FinishUnary(context,
+                     manager_->ListCheckpoints(request->experiment_id(), request->suggestion_id()),
+                     [&](std::vector<hpo::v1::Checkpoint> v) {
+                       MoveAll(std::move(v), response->mutable_checkpoints());
+                     });
 }
 
 }  // namespace hpo::service

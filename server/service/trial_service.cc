@@ -10,15 +10,6 @@ namespace {
 using ::grpc::CallbackServerContext;
 using ::grpc::ServerUnaryReactor;
 
-template <typename T, typename StoreFn>
-ServerUnaryReactor* Finish(CallbackServerContext* context, absl::StatusOr<T> result,
-                           StoreFn store) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (result.ok()) store(*std::move(result));
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
-}
-
 // Reads a report, answers it, reads the next: one decision per checkpoint, in order.
 class ProgressReactor final
     : public grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision> {
@@ -62,22 +53,22 @@ class ProgressReactor final
 ServerUnaryReactor* TrialService::RegisterWorker(CallbackServerContext* context,
                                                  const v1::RegisterWorkerRequest* request,
                                                  v1::RegisterWorkerResponse* response) {
-  return Finish(context, scheduler_->RegisterWorker(*request),
-                [&](v1::RegisterWorkerResponse r) { *response = std::move(r); });
+  return FinishUnary(context, scheduler_->RegisterWorker(*request),
+                     [&](v1::RegisterWorkerResponse r) { *response = std::move(r); });
 }
 
 ServerUnaryReactor* TrialService::LeaseTrial(CallbackServerContext* context,
                                              const v1::LeaseTrialRequest* request,
                                              v1::LeaseTrialResponse* response) {
-  return Finish(context, scheduler_->LeaseTrial(*request),
-                [&](v1::LeaseTrialResponse r) { *response = std::move(r); });
+  return FinishUnary(context, scheduler_->LeaseTrial(*request),
+                     [&](v1::LeaseTrialResponse r) { *response = std::move(r); });
 }
 
 ServerUnaryReactor* TrialService::Heartbeat(CallbackServerContext* context,
                                             const v1::HeartbeatRequest* request,
                                             v1::HeartbeatResponse* response) {
-  return Finish(context, scheduler_->Heartbeat(*request),
-                [&](v1::HeartbeatResponse r) { *response = std::move(r); });
+  return FinishUnary(context, scheduler_->Heartbeat(*request),
+                     [&](v1::HeartbeatResponse r) { *response = std::move(r); });
 }
 
 grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision>* TrialService::ReportProgress(
@@ -88,8 +79,8 @@ grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision>* TrialService:
 ServerUnaryReactor* TrialService::CompleteTrial(CallbackServerContext* context,
                                                 const v1::CompleteTrialRequest* request,
                                                 v1::CompleteTrialResponse* response) {
-  return Finish(context, scheduler_->CompleteTrial(*request),
-                [&](v1::Observation o) { *response->mutable_observation() = std::move(o); });
+  return FinishUnary(context, scheduler_->CompleteTrial(*request),
+                     [&](v1::Observation o) { *response->mutable_observation() = std::move(o); });
 }
 
 ServerUnaryReactor* TrialService::ReleaseTrial(CallbackServerContext* context,

@@ -121,6 +121,31 @@ absl::StatusOr<Suggestion> SuggestionFromRow(const Statement& stmt) {
   return s;
 }
 
+// Every remaining row of `stmt` (selecting kSelectSuggestionColumns) as a Suggestion.
+absl::StatusOr<std::vector<Suggestion>> CollectSuggestions(Statement& stmt) {
+  std::vector<Suggestion> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HPO_ASSIGN_OR_RETURN(Suggestion s, SuggestionFromRow(stmt));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// " AND state IN (...)" for a non-empty list of enum values, else "". Values are enums, not
+// user text, so they are inlined.
+template <typename Enum>
+std::string StateFilter(const std::vector<Enum>& states) {
+  if (states.empty()) return "";
+  return absl::StrCat(" AND state IN (",
+                      absl::StrJoin(states, ",",
+                                    [](std::string* out, Enum s) {
+                                      absl::StrAppend(out, static_cast<int>(s));
+                                    }),
+                      ")");
+}
+
 absl::StatusOr<WorkerRecord> WorkerFromRow(const Statement& stmt) {
   WorkerRecord w;
   w.id = stmt.ColumnText(0);
@@ -233,13 +258,7 @@ absl::StatusOr<Experiment> SqliteStore::GetExperiment(int64_t experiment_id) {
 absl::StatusOr<std::vector<Experiment>> SqliteStore::ListExperiments(
     const std::string& project, const std::vector<hpo::v1::ExperimentState>& states) {
   std::string sql = absl::StrCat(kSelectExperimentColumns, " WHERE (?1 = '' OR project = ?1)");
-  if (!states.empty()) {
-    absl::StrAppend(&sql, " AND state IN (",
-                    absl::StrJoin(states, ",", [](std::string* out, int s) {
-                      absl::StrAppend(out, static_cast<int>(s));
-                    }),
-                    ")");
-  }
+  absl::StrAppend(&sql, StateFilter(states));
   absl::StrAppend(&sql, " ORDER BY id DESC");
   HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
   stmt.BindText(1, project);
@@ -299,24 +318,11 @@ absl::StatusOr<Suggestion> SqliteStore::GetSuggestion(int64_t suggestion_id) {
 absl::StatusOr<std::vector<Suggestion>> SqliteStore::ListSuggestions(
     int64_t experiment_id, const std::vector<hpo::v1::SuggestionState>& states) {
   std::string sql = absl::StrCat(kSelectSuggestionColumns, " WHERE experiment_id = ?");
-  if (!states.empty()) {
-    absl::StrAppend(&sql, " AND state IN (",
-                    absl::StrJoin(states, ",", [](std::string* out, int s) {
-                      absl::StrAppend(out, static_cast<int>(s));
-                    }),
-                    ")");
-  }
+  absl::StrAppend(&sql, StateFilter(states));
   absl::StrAppend(&sql, " ORDER BY id");
   HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
   stmt.BindInt64(1, experiment_id);
-  std::vector<Suggestion> out;
-  while (true) {
-    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    HPO_ASSIGN_OR_RETURN(Suggestion s, SuggestionFromRow(stmt));
-    out.push_back(std::move(s));
-  }
-  return out;
+  return CollectSuggestions(stmt);
 }
 
 absl::Status SqliteStore::UpdateSuggestion(const Suggestion& suggestion) {
@@ -498,14 +504,7 @@ absl::StatusOr<std::vector<Suggestion>> SqliteStore::ListLeasedSuggestions(
   stmt.BindInt64(1, hpo::v1::SUGGESTION_STATE_ACTIVE);
   if (!worker_id.empty()) stmt.BindText(2, worker_id);
   if (expired_before != absl::InfiniteFuture()) stmt.BindInt64(3, ToMicros(expired_before));
-  std::vector<Suggestion> out;
-  while (true) {
-    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    HPO_ASSIGN_OR_RETURN(Suggestion s, SuggestionFromRow(stmt));
-    out.push_back(std::move(s));
-  }
-  return out;
+  return CollectSuggestions(stmt);
 }
 
 absl::StatusOr<std::map<int64_t, std::vector<Checkpoint>>> SqliteStore::ListExperimentCheckpoints(

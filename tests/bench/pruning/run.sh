@@ -59,7 +59,8 @@ if [[ $quick == 0 ]]; then notes_args=(--notes "$HERE/results/notes.md"); fi
 merge_args=()
 if [[ $merge == 1 ]]; then merge_args=(--merge "$outdir/latest.json"); fi
 
-export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
+# The search-space and seeding helpers are shared with the optimizer benchmark (hpobench).
+export PYTHONPATH="$HERE:$HERE/../optimizer${PYTHONPATH:+:$PYTHONPATH}"
 export PRUNEBENCH_STUBS=$(mktemp -d -t prunebench-stubs-XXXXXX)
 if [[ -z ${PRUNEBENCH_WORKDIR:-} ]]; then
   if [[ -d /dev/shm && -w /dev/shm ]]; then base=/dev/shm; else base=${TMPDIR:-/tmp}; fi

@@ -17,7 +17,7 @@ value (regret = family best - that).  Measurement rules as in optsuite/pruning.p
 
 from __future__ import annotations
 
-from .common import limit_threads
+from hpobench.common import limit_threads
 
 limit_threads()
 
@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from .common import derive_seed, environment, parse_list, parse_seeds, quantiles  # noqa: E402
+from hpobench.common import derive_seed, environment, parse_list, parse_seeds, quantiles  # noqa: E402
 from .curves import FAMILIES, get_family  # noqa: E402
 
 PRUNERS = ["none", "median", "percentile25", "asha", "hyperband"]

@@ -30,7 +30,7 @@ from typing import Any, Dict, Mapping
 
 import numpy as np
 
-from .space import SearchSpace, double, integer
+from hpobench.space import SearchSpace, double, integer
 
 
 class CurveFamily:

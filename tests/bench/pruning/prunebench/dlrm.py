@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional
 
-from .common import derive_seed, parse_seeds, quantiles
+from hpobench.common import derive_seed, parse_seeds, quantiles
 
 # training seed fixed and nonzero: hpo-worker replaces seed 0 by the suggestion id (worker/trial_config.cc)
 MAX_STEPS = 1500

@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .space import SearchSpace
+from hpobench.space import SearchSpace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
