@@ -3,7 +3,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "gmock/gmock.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_experiment_service.h"
 
@@ -331,7 +334,11 @@ class RunTest : public ::testing::Test {
   }
 
   std::string WriteSpec(const std::string& text) {
-    const std::string path = ::testing::TempDir() + "/run_test_spec.yaml";
+    // ctest runs each test in its own process, in parallel: one file per test and process.
+    const std::string path =
+        absl::StrCat(::testing::TempDir(), "/run_test_spec_",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
+                     ::getpid(), ".yaml");
     std::ofstream(path) << text;
     return path;
   }
