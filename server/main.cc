@@ -22,6 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "server/dashboard/api.h"
+#include "server/dashboard/http_server.h"
 #include "server/service/experiment_manager.h"
 #include "server/service/experiment_service.h"
 #include "server/service/trial_scheduler.h"
@@ -39,8 +41,29 @@ ABSL_FLAG(double, lease_timeout_seconds, 60,
           "A worker's lease on a trial expires after this long without a heartbeat.");
 ABSL_FLAG(int, max_lease_attempts, 3,
           "Leases a trial may get before an expired lease marks it failed.");
+constexpr char kDefaultHttpListen[] = "127.0.0.1:8080";
+ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
+          "Dashboard HTTP listen address (port 0 picks a free port); empty turns it off. When "
+          "the default address is taken the server runs without the dashboard.");
+ABSL_FLAG(std::string, http_port_file, "", "If set, the dashboard's bound port is written here.");
+ABSL_FLAG(std::string, dashboard_dir, "",
+          "Built dashboard front end (default: <binary dir>/../share/hpo/dashboard).");
 
 namespace {
+
+void WritePortFile(const std::string& path, int port) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << "\n";
+  std::filesystem::rename(tmp, path);
+}
+
+std::string DefaultDashboardDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (exe.parent_path().parent_path() / "share" / "hpo" / "dashboard").string();
+}
 
 int Run() {
   hpo::LogLevel level;
@@ -111,17 +134,44 @@ int Run() {
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string host = listen.substr(0, listen.rfind(':'));
-  if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    const std::string tmp = absl::GetFlag(FLAGS_port_file) + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    std::filesystem::rename(tmp, absl::GetFlag(FLAGS_port_file));
+
+  hpo::dashboard::DashboardApi dashboard_api(&manager, hpo::RealClock(),
+                                             scheduler_options.lease_timeout);
+  std::unique_ptr<hpo::dashboard::HttpServer> http;
+  if (!absl::GetFlag(FLAGS_http_listen).empty()) {
+    hpo::dashboard::HttpServerOptions http_options;
+    http_options.listen = absl::GetFlag(FLAGS_http_listen);
+    http_options.static_dir = absl::GetFlag(FLAGS_dashboard_dir).empty()
+                                  ? DefaultDashboardDir()
+                                  : absl::GetFlag(FLAGS_dashboard_dir);
+    auto started = hpo::dashboard::HttpServer::Start(http_options, &dashboard_api);
+    const bool explicit_http = http_options.listen != kDefaultHttpListen;
+    if (!started.ok() && explicit_http) {
+      HPO_LOG(ERROR) << started.status();
+      server->Shutdown();
+      return 1;
+    }
+    // The default address may be taken (another server on this host): serve gRPC without it.
+    if (!started.ok()) HPO_LOG(WARNING) << started.status() << "; dashboard off";
+    if (started.ok()) http = std::move(*started);
   }
+  if (http != nullptr) {
+    std::string http_host;
+    int ignored = 0;
+    (void)hpo::dashboard::ParseListenAddress(absl::GetFlag(FLAGS_http_listen), &http_host,
+                                             &ignored);
+    WritePortFile(absl::GetFlag(FLAGS_http_port_file), http->port());
+    HPO_LOG(INFO) << "dashboard at http://" << http_host << ":" << http->port() << "/";
+  }
+
+  WritePortFile(absl::GetFlag(FLAGS_port_file), port);
   HPO_LOG(INFO) << "hpo-server listening on " << host << ":" << port;
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   HPO_LOG(INFO) << "received " << strsignal(signal_number) << ", shutting down";
   server->GetHealthCheckService()->SetServingStatus(false);
+  if (http != nullptr) http->Stop();
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   server->Wait();

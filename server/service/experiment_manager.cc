@@ -546,4 +546,38 @@ absl::Status ExperimentManager::Ping() {
   return store_->Ping();
 }
 
+int64_t ExperimentManager::Revision() {
+  absl::MutexLock lock(&mu_);
+  return store_->ChangeCount();
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Checkpoint>>> ExperimentManager::ListCurves(
+    int64_t experiment_id) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  HPO_RETURN_IF_ERROR(store_->GetExperiment(experiment_id).status());
+  return store_->ListExperimentCheckpoints(experiment_id);
+}
+
+absl::StatusOr<std::vector<ExperimentManager::WorkerView>> ExperimentManager::ListWorkers() {
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(std::vector<store::WorkerRecord> records, store_->ListWorkers());
+  HPO_ASSIGN_OR_RETURN(std::vector<hpo::v1::Suggestion> leased,
+                       store_->ListLeasedSuggestions("", absl::InfiniteFuture()));
+  std::vector<WorkerView> workers;
+  workers.reserve(records.size());
+  for (store::WorkerRecord& record : records) {
+    WorkerView view;
+    for (const hpo::v1::Suggestion& suggestion : leased) {
+      if (suggestion.worker_id() == record.id) view.leased.push_back(suggestion);
+    }
+    view.record = std::move(record);
+    workers.push_back(std::move(view));
+  }
+  std::sort(workers.begin(), workers.end(), [](const WorkerView& a, const WorkerView& b) {
+    return a.record.last_heartbeat > b.record.last_heartbeat;
+  });
+  return workers;
+}
+
 }  // namespace hpo::service

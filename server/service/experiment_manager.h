@@ -16,6 +16,7 @@
 #define HPO_SERVER_SERVICE_EXPERIMENT_MANAGER_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,20 @@ class ExperimentManager {
 
   // Liveness of the store, for the health check.
   absl::Status Ping();
+
+  // --- Read-only views for the dashboard ---
+
+  // Grows with every write to the store (any experiment, suggestion, checkpoint or heartbeat).
+  int64_t Revision();
+  // Every learning curve of the experiment, by suggestion id.
+  absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Checkpoint>>> ListCurves(
+      int64_t experiment_id);
+  struct WorkerView {
+    store::WorkerRecord record;
+    std::vector<hpo::v1::Suggestion> leased;  // suggestions it holds now
+  };
+  // Every registered worker with the suggestions it holds, most recent heartbeat first.
+  absl::StatusOr<std::vector<WorkerView>> ListWorkers();
 
  private:
   friend class TrialScheduler;  // shares mu_, the store and the issuing logic

@@ -192,6 +192,8 @@ absl::Status SqliteStore::Ping() {
   return absl::OkStatus();
 }
 
+int64_t SqliteStore::ChangeCount() { return sqlite3_total_changes64(db_.raw()); }
+
 absl::StatusOr<Experiment> SqliteStore::InsertExperiment(const Experiment& experiment) {
   Experiment spec = experiment;
   spec.clear_id();

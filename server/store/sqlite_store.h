@@ -27,6 +27,7 @@ class SqliteStore final : public Store {
 
   absl::Status Transact(const std::function<absl::Status()>& fn) override;
   absl::Status Ping() override;
+  int64_t ChangeCount() override;
 
   absl::StatusOr<hpo::v1::Experiment> InsertExperiment(
       const hpo::v1::Experiment& experiment) override;

@@ -47,6 +47,9 @@ class Store {
 
   // Cheap liveness probe of the database (SELECT 1).
   virtual absl::Status Ping() = 0;
+  // Rows written (inserted, updated, deleted) since the store was opened: a revision number that
+  // grows with every write, for change detection (the dashboard polls it).
+  virtual int64_t ChangeCount() = 0;
 
   // --- Experiments ---
 

@@ -1,0 +1,143 @@
+#include "server/dashboard/http_server.h"
+
+#include <httplib.h>
+
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace hpo::dashboard {
+
+absl::Status ParseListenAddress(const std::string& listen, std::string* host, int* port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_listen: \"", listen, "\" is not host:port"));
+  }
+  std::string h = listen.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  int p = 0;
+  if (!absl::SimpleAtoi(listen.substr(colon + 1), &p) || p < 0 || p > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_listen: port of \"", listen, "\" is not in [0, 65535]"));
+  }
+  *host = h;
+  *port = p;
+  return absl::OkStatus();
+}
+
+namespace {
+
+void Send(const ApiResponse& response, httplib::Response& res) {
+  res.status = response.http_status;
+  for (const auto& [name, value] : response.headers) res.set_header(name, value);
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(response.body, response.content_type.c_str());
+}
+
+constexpr char kNoFrontEnd[] =
+    "<!doctype html><title>hpo dashboard</title><p>The dashboard front end is not built. Build "
+    "it with <code>cmake --build build --target hpo_dashboard_web</code> (needs Node.js and npm), or "
+    "pass <code>--dashboard_dir</code>. The JSON API is served under <a "
+    "href=\"/api/v1/experiments\">/api/v1/</a>.</p>";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                             DashboardApi* api) {
+  std::string host;
+  int port = 0;
+  if (absl::Status s = ParseListenAddress(options.listen, &host, &port); !s.ok()) return s;
+
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->server_ = std::make_unique<httplib::Server>();
+  HttpAuthorizer* authorizer = options.authorizer;
+  if (authorizer == nullptr) {
+    server->allow_all_ = std::make_unique<AllowAllAuthorizer>();
+    authorizer = server->allow_all_.get();
+  }
+  httplib::Server& http = *server->server_;
+  http.set_default_headers({{"X-Content-Type-Options", "nosniff"},
+                            {"X-Frame-Options", "DENY"},
+                            {"Referrer-Policy", "no-referrer"},
+                            {"Content-Security-Policy",
+                             "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                             "img-src 'self' data: blob:"}});
+  http.set_payload_max_length(64 * 1024);
+
+  // The one authorization point: runs before routing, for every request.
+  http.set_pre_routing_handler([authorizer](const httplib::Request& req, httplib::Response& res) {
+    HttpRequestInfo info;
+    info.method = req.method;
+    info.path = req.path;
+    info.remote_addr = req.remote_addr;
+    for (const auto& [name, value] : req.headers) {
+      info.headers.emplace(absl::AsciiStrToLower(name), value);
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      Send(ErrorResponse(absl::InvalidArgumentError(
+               absl::StrCat("method ", req.method, " not allowed: the dashboard is read-only"))),
+           res);
+      res.status = 405;
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    const absl::Status allowed = authorizer->Authorize(info);
+    if (!allowed.ok()) {
+      Send(ErrorResponse(allowed), res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  http.Get(R"(/api/v1/.*)", [api](const httplib::Request& req, httplib::Response& res) {
+    DashboardApi::Params params(req.params.begin(), req.params.end());
+    Send(api->Handle(req.path, params), res);
+  });
+
+  std::error_code ec;
+  const bool have_front_end =
+      !options.static_dir.empty() &&
+      std::filesystem::exists(std::filesystem::path(options.static_dir) / "index.html", ec);
+  if (have_front_end) {
+    http.set_mount_point("/", options.static_dir);
+  } else {
+    if (!options.static_dir.empty()) {
+      HPO_LOG(WARNING) << "dashboard front end not found in " << options.static_dir;
+    }
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(kNoFrontEnd, "text/html; charset=utf-8");
+    });
+  }
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    Send(ErrorResponse(absl::NotFoundError(absl::StrCat("no such page: ", req.path))), res);
+    res.status = 404;
+  });
+
+  if (port == 0) {
+    server->port_ = http.bind_to_any_port(host);
+    if (server->port_ <= 0) {
+      return absl::UnavailableError(absl::StrCat("cannot bind the dashboard to ", host));
+    }
+  } else {
+    if (!http.bind_to_port(host, port)) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot bind the dashboard to ", options.listen));
+    }
+    server->port_ = port;
+  }
+  server->thread_ = std::thread([&http] { http.listen_after_bind(); });
+  return server;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Stop() {
+  if (server_ != nullptr) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace hpo::dashboard

@@ -1,0 +1,82 @@
+// File: server/dashboard/http_server.h
+//
+// The dashboard's HTTP server: static files of the built front end plus the JSON API
+// (api.h). Every request, static files included, passes through one HttpAuthorizer before it is
+// routed; a refusal is answered with the JSON error body (401/403) and nothing else runs.
+// Only GET and HEAD are served; the API is read-only.
+#ifndef HPO_SERVER_DASHBOARD_HTTP_SERVER_H_
+#define HPO_SERVER_DASHBOARD_HTTP_SERVER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/dashboard/api.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace hpo::dashboard {
+
+// What the authorization point sees of a request.
+struct HttpRequestInfo {
+  std::string method;
+  std::string path;
+  std::string remote_addr;
+  std::multimap<std::string, std::string> headers;  // lower-case names
+};
+
+class HttpAuthorizer {
+ public:
+  virtual ~HttpAuthorizer() = default;
+  // OK lets the request through; UNAUTHENTICATED or PERMISSION_DENIED refuse it.
+  virtual absl::Status Authorize(const HttpRequestInfo& request) = 0;
+};
+
+// Lets every request through: the zero-configuration default on a loopback address.
+class AllowAllAuthorizer : public HttpAuthorizer {
+ public:
+  absl::Status Authorize(const HttpRequestInfo&) override { return absl::OkStatus(); }
+};
+
+struct HttpServerOptions {
+  std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
+  // Directory of the built front end (index.html, assets/). Empty or missing: the API is still
+  // served and "/" explains how to build the front end.
+  std::string static_dir;
+  HttpAuthorizer* authorizer = nullptr;  // not owned; nullptr means AllowAllAuthorizer
+};
+
+class HttpServer {
+ public:
+  // Binds and starts serving on a background thread. `api` is not owned and must outlive the
+  // server. UNAVAILABLE when the address cannot be bound, INVALID_ARGUMENT when it is malformed.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                           DashboardApi* api);
+  ~HttpServer();  // stops
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  // Stops accepting and waits for the serving thread. Idempotent.
+  void Stop();
+
+ private:
+  HttpServer() = default;
+
+  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<AllowAllAuthorizer> allow_all_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Splits "host:port" ("[::1]:80" for IPv6). INVALID_ARGUMENT when malformed.
+absl::Status ParseListenAddress(const std::string& listen, std::string* host, int* port);
+
+}  // namespace hpo::dashboard
+
+#endif  // HPO_SERVER_DASHBOARD_HTTP_SERVER_H_
