@@ -42,6 +42,7 @@ export interface ExperimentDetail extends ExperimentRow {
   pruned: number;
   open: number;
   queued: number;
+  stopping_advice?: string;
 }
 
 export type ParamValue = number | string | boolean | null;

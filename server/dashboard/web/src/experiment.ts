@@ -199,13 +199,16 @@ export class ExperimentView implements View {
     if (this.disposed) return;
     if (!exp.ok) {
       // The experiment itself failed (e.g. NOT_FOUND): say so and keep whatever was shown before.
-      const msg = exp.error instanceof Error ? exp.error.message : String(exp.error);
       if (!this.exp) {
-        this.header.replaceChildren(el('div', { class: 'panel-error', 'data-testid': 'exp-error' }, msg));
+        // Nothing to show: keep only the header, which says so (the page banner carries the message).
+        const msg = exp.error instanceof Error ? exp.error.message : String(exp.error);
+        this.header.replaceChildren(el('div', { class: 'muted', 'data-testid': 'exp-error' }, `Experiment ${this.id} could not be loaded: ${msg}`));
+        this.grid.classList.add('not-loaded');
       }
       throw exp.error;
     }
     showError(null);
+    this.grid.classList.remove('not-loaded');
     this.exp = exp.value.experiment;
     this.renderHeader();
     if (obs.ok) this.observations = obs.value.observations ?? [];
@@ -279,6 +282,7 @@ export class ExperimentView implements View {
     const primary = x.primary_metric
       ? `${x.primary_metric} (${x.objective})`
       : (x.metrics ?? []).map((m) => m.name).join(', ');
+    const advice = typeof x.stopping_advice === 'string' ? x.stopping_advice : '';
     this.header.replaceChildren(
       el(
         'div',
@@ -305,6 +309,7 @@ export class ExperimentView implements View {
         stat('Parallelism', x.parallel_bandwidth ?? 1),
       ),
     );
+    if (advice) this.header.append(el('div', { class: 'advice', 'data-testid': 'exp-advice' }, advice));
   }
 
   // ---- improvement ----
@@ -473,7 +478,7 @@ export class ExperimentView implements View {
       {
         parallel: {
           left: 48,
-          right: 90,
+          right: 120,
           top: 44,
           bottom: 28,
           parallelAxisDefault: {
@@ -491,7 +496,7 @@ export class ExperimentView implements View {
           dimension: params.length,
           min: lo,
           max: hi,
-          right: 4,
+          right: 8,
           top: 'middle',
           itemHeight: 140,
           calculable: true,
@@ -593,7 +598,6 @@ export class ExperimentView implements View {
               largeThreshold: LARGE,
               progressive: 5000,
               itemStyle: { opacity: 0.75 },
-              jitter: 0,
             },
           ],
         },
@@ -620,6 +624,12 @@ export class ExperimentView implements View {
       running: COLORS.running,
     };
     const order = ['completed', 'pruned', 'failed', 'running'];
+    for (const c of curves) {
+      if (!order.includes(c.status)) {
+        order.push(c.status);
+        statusColor[c.status] = COLORS.muted;
+      }
+    }
     const byStatus = new Map<string, Record<string, unknown>[]>();
     let xlo = Infinity;
     let xhi = -Infinity;
@@ -635,7 +645,7 @@ export class ExperimentView implements View {
       }
       // A one-point curve still needs two coordinates to draw (and to hover).
       const coords = pts.length === 1 ? [pts[0], pts[0]] : pts;
-      const status = order.includes(c.status) ? c.status : 'running';
+      const status = c.status;
       if (!byStatus.has(status)) byStatus.set(status, []);
       byStatus.get(status)!.push({
         coords,
@@ -725,18 +735,31 @@ export class ExperimentView implements View {
       this.cSources.set(emptyOption('No suggestions yet'), 0);
       return;
     }
+    const total = rows.reduce((a, s) => a + s.count, 0);
+    const counts = new Map(rows.map((s) => [s.source || '(unknown)', s.count]));
+    this.pSources.note.textContent = `${total} suggestions`;
     this.cSources.set(
       {
-        tooltip: { trigger: 'item', formatter: (p: { name: string; value: number; percent: number }) => `${escapeHtml(p.name)}: <b>${p.value}</b> (${fmtNum(p.percent)}%)` },
-        legend: { type: 'scroll', orient: 'vertical', right: 4, top: 'middle' },
+        tooltip: {
+          trigger: 'item',
+          formatter: (p: { name: string; value: number; percent: number }) =>
+            `${escapeHtml(p.name)}: <b>${p.value}</b> (${fmtNum(p.percent)}%)`,
+        },
+        legend: {
+          type: 'scroll',
+          orient: 'vertical',
+          right: 4,
+          top: 'middle',
+          formatter: (name: string) => `${name}  ${counts.get(name) ?? ''}`,
+        },
         series: [
           {
             type: 'pie',
-            radius: ['40%', '70%'],
-            center: ['38%', '50%'],
-            avoidLabelOverlap: true,
+            radius: ['42%', '72%'],
+            center: ['34%', '50%'],
             itemStyle: { borderColor: '#fff', borderWidth: 2 },
-            label: { formatter: '{b}: {c}' },
+            label: { show: false },
+            emphasis: { label: { show: true, formatter: '{b}\n{d}%', fontWeight: 600 } },
             data: rows.map((s) => ({ name: s.source || '(unknown)', value: s.count })),
           },
         ],

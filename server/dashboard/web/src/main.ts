@@ -40,6 +40,8 @@ function route(): void {
   view?.dispose();
   routeKey = r.key;
   showError(null);
+  revisionEl.textContent = '';
+  delete revisionEl.dataset.revision;
   window.scrollTo(0, 0);
   view = r.make(app);
   void refreshView(true);
