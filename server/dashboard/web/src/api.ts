@@ -123,6 +123,13 @@ export class ApiError extends Error {
   }
 }
 
+/** The response text each parsed body came from: lets views skip re-rendering unchanged data. */
+const rawText = new WeakMap<object, string>();
+
+export function responseText(body: unknown): string | undefined {
+  return body !== null && typeof body === 'object' ? rawText.get(body) : undefined;
+}
+
 /** GETs a JSON API path (relative to the page's origin). Throws ApiError with the server's message. */
 export async function getJson<T>(path: string): Promise<T> {
   let resp: Response;
@@ -144,7 +151,10 @@ export async function getJson<T>(path: string): Promise<T> {
     const message = err?.message ?? (text.trim() || resp.statusText || `HTTP ${resp.status}`);
     throw new ApiError(message, resp.status, code);
   }
-  if (body === undefined) throw new ApiError(`Malformed response from ${path}`, resp.status, 'INTERNAL');
+  if (body === null || typeof body !== 'object') {
+    throw new ApiError(`Malformed response from ${path}`, resp.status, 'INTERNAL');
+  }
+  rawText.set(body, text);
   return body as T;
 }
 

@@ -9,6 +9,7 @@ import {
   ObservationRow,
   ParameterInfo,
   Pareto,
+  responseText,
   Sources,
   Worker,
 } from './api';
@@ -136,6 +137,7 @@ export class ExperimentView implements View {
   private ticks = 0;
   private workersBusy = false;
   private disposed = false;
+  private rendered = new Map<string, string>();
 
   constructor(
     root: HTMLElement,
@@ -212,20 +214,33 @@ export class ExperimentView implements View {
     this.exp = exp.value.experiment;
     this.renderHeader();
     if (obs.ok) this.observations = obs.value.observations ?? [];
+    // Observation-based panels depend on the observations and the experiment's space and metrics.
+    const x = this.exp;
+    const space = JSON.stringify([x.parameters, x.metrics, x.primary_metric, x.objective]);
+    const obsKey = obs.ok ? `${space}\n${responseText(obs.value) ?? Math.random()}` : '';
 
-    this.guard(this.pObs, obs, () => this.obsTable.setData(this.exp as ExperimentDetail, this.observations));
-    this.guard(this.pImprovement, imp, (v) => this.renderImprovement(v));
-    this.guard(this.pImportance, impt, (v) => this.renderImportance(v));
-    this.guard(this.pParallel, obs, () => this.renderParallel());
-    this.guard(this.pSlices, obs, () => this.renderSlices());
-    this.guard(this.pCurves, curves, (v) => this.renderCurves(v));
-    this.guard(this.pSources, src, (v) => this.renderSources(v));
-    if (pareto.ok) this.renderPareto(pareto.value);
-    if (cons.ok) this.renderConstraints(cons.value);
+    this.guard(this.pObs, obs, () => this.ifChanged('obs', obsKey, () => this.obsTable.setData(x, this.observations)));
+    this.guard(this.pImprovement, imp, (v) => this.ifChanged('imp', v, () => this.renderImprovement(v)));
+    this.guard(this.pImportance, impt, (v) => this.ifChanged('impt', v, () => this.renderImportance(v)));
+    this.guard(this.pParallel, obs, () => this.ifChanged('parallel', obsKey, () => this.renderParallel()));
+    this.guard(this.pSlices, obs, () => this.ifChanged('slices', obsKey, () => this.renderSlices()));
+    this.guard(this.pCurves, curves, (v) => this.ifChanged('curves', v, () => this.renderCurves(v)));
+    this.guard(this.pSources, src, (v) => this.ifChanged('sources', v, () => this.renderSources(v)));
+    if (pareto.ok) this.ifChanged('pareto', pareto.value, () => this.renderPareto(pareto.value));
+    if (cons.ok) this.ifChanged('constraints', cons.value, () => this.renderConstraints(cons.value));
     this.guard(this.pWorkers, workers, (v) => {
       this.workers = v.workers ?? [];
       this.renderWorkers();
     });
+  }
+
+  /** Runs `render` unless the data (a key string or a fetched body) is what was last rendered. */
+  private ifChanged(name: string, data: string | object, render: () => void): void {
+    const key = typeof data === 'string' ? data : responseText(data);
+    if (key !== undefined && key !== '' && this.rendered.get(name) === key) return;
+    this.rendered.delete(name);
+    render();
+    if (key !== undefined && key !== '') this.rendered.set(name, key);
   }
 
   private guard<T>(p: Panel, r: Settled<T>, fn: (v: T) => void): void {
@@ -700,6 +715,7 @@ export class ExperimentView implements View {
         tooltip: {
           trigger: 'item',
           confine: true,
+          extraCssText: 'max-width: 380px; white-space: normal; overflow-wrap: anywhere;',
           formatter: (p: { data: Record<string, unknown> }) => {
             const d = p.data;
             const who = d.trial ? `Trial ${d.trial}` : 'Trial (running)';
