@@ -24,6 +24,7 @@ export class ListView implements View {
 
   constructor(root: HTMLElement) {
     setCrumbs(el('span', {}, 'Experiments'));
+    document.title = 'hpo dashboard';
     this.stateSel = el('select', { 'data-testid': 'experiments-state', 'aria-label': 'State' });
     for (const [v, label] of [
       ['', 'All (not archived)'],
@@ -92,15 +93,17 @@ export class ListView implements View {
         { 'data-testid': 'experiment-row', 'data-id': id },
         el('td', {}, el('a', { href: `#/experiments/${encodeURIComponent(id)}` }, x.name || `#${id}`)),
         el('td', {}, x.project),
-        el('td', {}, stateBadge(x.state)),
-        el('td', {}, progressCell(x.observations, x.budget)),
+        el('td', { 'data-testid': 'experiment-state' }, stateBadge(x.state)),
+        el('td', { 'data-testid': 'experiment-progress' }, progressCell(x.observations, x.budget)),
         el(
           'td',
-          { class: 'num' },
+          { class: 'num', 'data-testid': 'experiment-best' },
           best,
-          x.primary_metric ? el('span', { class: 'muted small' }, ` ${x.primary_metric}`) : null,
+          x.primary_metric && x.best !== null && x.best !== undefined
+            ? el('span', { class: 'muted small' }, ` ${x.primary_metric}`)
+            : null,
         ),
-        el('td', { class: 'num' }, String(x.running ?? 0)),
+        el('td', { class: 'num', 'data-testid': 'experiment-running' }, String(x.running ?? 0)),
         el('td', { title: fmtAgo(x.created) }, fmtTime(x.created)),
       );
       frag.append(tr);
