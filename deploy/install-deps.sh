@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libeigen3-dev
+  # dashboard: HTTP server, JSON, and Chromium for its browser tests
+  libcpp-httplib-dev nlohmann-json3-dev chromium
   # DLRM trainer: LibTorch (oneDNN inside) on OpenBLAS's OpenMP build (never the netlib BLAS)
   libtorch-dev libopenblas0-openmp libopenblas-dev
   # Python client and tests
@@ -18,6 +20,11 @@ PACKAGES=(
   # tools
   sqlite3 procps
 )
+
+# The dashboard's front end builds with Node.js (>= 18) and npm: Debian's unless one is installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

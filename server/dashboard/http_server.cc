@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -67,6 +68,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
                              "default-src 'self'; style-src 'self' 'unsafe-inline'; "
                              "img-src 'self' data: blob:"}});
   http.set_payload_max_length(64 * 1024);
+  // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second server share the port.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
 
   // The one authorization point: runs before routing, for every request.
   http.set_pre_routing_handler([authorizer](const httplib::Request& req, httplib::Response& res) {
@@ -130,6 +136,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
     server->port_ = port;
   }
   server->thread_ = std::thread([&http] { http.listen_after_bind(); });
+  // stop() is a no-op until the loop runs: wait for it, so that Stop() never misses it.
+  while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return server;
 }
 
