@@ -6,12 +6,14 @@
 #   maximize AUC; ASHA pruning; Bayesian optimizer), progress while it runs, then the best AUC
 #   against the data's Bayes-optimal AUC and the training steps that pruning saved.
 #
-# Environment: HPO_PORT (default 50051), HPO_DATA_DIR (default hpo-data), HPO_WORKERS (default 2),
+# The dashboard is served while it runs; its URL is printed.
+#
+# Environment: HPO_PORT (default 50051), HPO_HTTP_PORT (dashboard, default 8080), HPO_DATA_DIR (default hpo-data), HPO_WORKERS (default 2),
 # HPO_KEEP_SERVER=1 to leave the server running afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
-bash deploy/build.sh hpo_server hpo_cli hpo_worker
+bash deploy/build.sh hpo_server hpo_cli hpo_worker hpo_dashboard_web
 
 BIN="$PWD/${HPO_BUILD_DIR:-build}/bin"
 PORT="${HPO_PORT:-50051}"
@@ -33,8 +35,9 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting hpo-server on $HPO_SERVER (database $DATA_DIR/hpo.db, log $DATA_DIR/server.log)"
-rm -f "$DATA_DIR/port"
+rm -f "$DATA_DIR/port" "$DATA_DIR/http_port"
 "$BIN/hpo-server" --data_dir "$DATA_DIR" --listen "$HPO_SERVER" --port_file "$DATA_DIR/port" \
+  --http_listen "127.0.0.1:${HPO_HTTP_PORT:-8080}" --http_port_file "$DATA_DIR/http_port" \
   >>"$DATA_DIR/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 300); do
@@ -50,6 +53,13 @@ echo "== hpo-cli create -f deploy/examples/dlrm.yaml"
 ID=$("$BIN/hpo-cli" --json create -f "$SPEC" | python3 -c 'import json,sys; print(json.load(sys.stdin)["experiment"]["id"])')
 rm -f "$SPEC"
 "$BIN/hpo-cli" get "$ID" | head -12
+DASHBOARD=""
+if [ -f "$DATA_DIR/http_port" ]; then
+  DASHBOARD="http://127.0.0.1:$(cat "$DATA_DIR/http_port")/#/experiments/$ID"
+  echo "== dashboard: $DASHBOARD"
+else
+  echo "== dashboard off: port ${HPO_HTTP_PORT:-8080} is taken (set HPO_HTTP_PORT)"
+fi
 
 echo "== starting $WORKERS hpo-workers (logs $DATA_DIR/worker-N.log)"
 for n in $(seq 1 "$WORKERS"); do
@@ -90,3 +100,11 @@ echo "== summary (finished in $(( $(date +%s) - START )) s)"
 python3 deploy/dlrm_summary.py "$BIN/hpo-cli" "$ID"
 echo
 echo "Explore further: $BIN/hpo-cli --server $HPO_SERVER help"
+if [ -n "$DASHBOARD" ]; then
+  if [ "${HPO_KEEP_SERVER:-0}" = "1" ]; then
+    echo "Dashboard: $DASHBOARD"
+  else
+    echo "Dashboard: $DASHBOARD (after this script: $BIN/hpo-server --data_dir $DATA_DIR,"
+    echo "  or rerun with HPO_KEEP_SERVER=1 to keep the server running)"
+  fi
+fi
