@@ -1,6 +1,8 @@
 #include "client/hpo_client.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -42,20 +44,49 @@ absl::StatusOr<std::unique_ptr<HpoClient>> HpoClient::Connect(const HpoClientOpt
     return absl::InvalidArgumentError(
         absl::StrCat("timeout must be positive, got ", absl::FormatDuration(options.timeout)));
   }
-  // Insecure for now: the server listens on loopback or a private network. TLS credentials
-  // belong here once the server offers them.
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
-  return std::make_unique<HpoClient>(std::move(channel), options.timeout);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca_file.empty() || !options.tls_cert_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    auto read = [](const std::string& path, const char* what,
+                   std::string* out) -> absl::Status {
+      if (path.empty()) return absl::OkStatus();
+      std::ifstream in(path);
+      if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      *out = buffer.str();
+      return absl::OkStatus();
+    };
+    if (absl::Status s = read(options.tls_ca_file, "tls_ca", &ssl.pem_root_certs); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = read(options.tls_cert_file, "tls_cert", &ssl.pem_cert_chain); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = read(options.tls_key_file, "tls_key", &ssl.pem_private_key); !s.ok()) {
+      return s;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(options.target, credentials);
+  auto client = std::make_unique<HpoClient>(std::move(channel), options.timeout);
+  client->set_token(options.token);
+  return client;
 }
 
 HpoClient::HpoClient(std::shared_ptr<grpc::ChannelInterface> channel, absl::Duration timeout)
     : timeout_(timeout),
       experiment_stub_(hpo::v1::ExperimentService::NewStub(channel)),
-      trial_stub_(hpo::v1::TrialService::NewStub(channel)) {}
+      trial_stub_(hpo::v1::TrialService::NewStub(channel)),
+      admin_stub_(hpo::v1::AdminService::NewStub(channel)) {}
+
+void HpoClient::Authorize(grpc::ClientContext* context) const {
+  if (!token_.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+}
 
 void HpoClient::PrepareContext(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  Authorize(context);
 }
 
 // Each wrapper below: build the request, call with a deadline, convert the status, unwrap.
@@ -213,12 +244,50 @@ absl::Status HpoClient::ReleaseTrial(const hpo::v1::ReleaseTrialRequest& request
   return absl::OkStatus();
 }
 
-#undef HPO_CLIENT_CALL_
 
 std::unique_ptr<
     grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport, hpo::v1::ProgressDecision>>
 HpoClient::OpenProgressStream(grpc::ClientContext* context) const {
+  Authorize(context);
   return trial_stub_->ReportProgress(context);
 }
+
+absl::StatusOr<hpo::v1::CreateTokenResponse> HpoClient::CreateToken(const std::string& name,
+                                                                   hpo::v1::Role role,
+                                                                   const std::string& project) const {
+  hpo::v1::CreateTokenRequest request;
+  request.set_name(name);
+  request.set_role(role);
+  request.set_project(project);
+  hpo::v1::CreateTokenResponse response;
+  HPO_CLIENT_CALL_(*admin_stub_, CreateToken, request, response);
+  return response;
+}
+
+absl::StatusOr<std::vector<hpo::v1::ApiToken>> HpoClient::ListTokens() const {
+  hpo::v1::ListTokensRequest request;
+  hpo::v1::ListTokensResponse response;
+  HPO_CLIENT_CALL_(*admin_stub_, ListTokens, request, response);
+  return std::vector<hpo::v1::ApiToken>(response.tokens().begin(), response.tokens().end());
+}
+
+absl::StatusOr<hpo::v1::ApiToken> HpoClient::RevokeToken(int64_t token_id) const {
+  hpo::v1::RevokeTokenRequest request;
+  request.set_token_id(token_id);
+  hpo::v1::RevokeTokenResponse response;
+  HPO_CLIENT_CALL_(*admin_stub_, RevokeToken, request, response);
+  return response.token();
+}
+
+absl::StatusOr<hpo::v1::BackupDatabaseResponse> HpoClient::BackupDatabase(
+    const std::string& path) const {
+  hpo::v1::BackupDatabaseRequest request;
+  request.set_path(path);
+  hpo::v1::BackupDatabaseResponse response;
+  HPO_CLIENT_CALL_(*admin_stub_, BackupDatabase, request, response);
+  return response;
+}
+
+#undef HPO_CLIENT_CALL_
 
 }  // namespace hpo::client

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "hpo/v1/admin_service.grpc.pb.h"
 #include "hpo/v1/experiment_service.grpc.pb.h"
 #include "hpo/v1/trial_service.grpc.pb.h"
 
@@ -45,6 +46,13 @@ struct HpoClientOptions {
   // Deadline of every unary call, measured from the moment the call starts.
   // Must be positive.
   absl::Duration timeout = absl::Seconds(30);
+  // API token sent as "authorization: Bearer <token>" on every call (servers with --auth).
+  std::string token;
+  // TLS: the CA bundle that signed the server's certificate (PEM file); with it the channel is
+  // encrypted. A client certificate and key for servers that require one (mutual TLS).
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Thin wrapper over the two service stubs.
@@ -59,9 +67,10 @@ struct HpoClientOptions {
 // set_timeout() must not race with calls.
 class HpoClient {
  public:
-  // Creates a client on an insecure channel to `options.target`. Does not connect yet: the
-  // first call does, and fails with kUnavailable if nobody listens.
-  // Returns kInvalidArgument for an empty target or a non-positive timeout.
+  // Creates a client on a channel to `options.target`, TLS when options.tls_ca_file is set.
+  // Does not connect yet: the first call does, and fails with kUnavailable if nobody listens.
+  // Returns kInvalidArgument for an empty target, a non-positive timeout or an unreadable TLS
+  // file.
   static absl::StatusOr<std::unique_ptr<HpoClient>> Connect(const HpoClientOptions& options);
 
   // Creates a client on an existing channel (tests, custom credentials).
@@ -72,6 +81,7 @@ class HpoClient {
   HpoClient& operator=(const HpoClient&) = delete;
 
   absl::Duration timeout() const { return timeout_; }
+  void set_token(std::string token) { token_ = std::move(token); }
   void set_timeout(absl::Duration timeout) { timeout_ = timeout; }
 
   // ---- ExperimentService -----------------------------------------------------------------
@@ -154,17 +164,32 @@ class HpoClient {
       grpc::ClientReaderWriterInterface<hpo::v1::ProgressReport, hpo::v1::ProgressDecision>>
   OpenProgressStream(grpc::ClientContext* context) const;
 
+  // ---- AdminService (admin tokens only) ---------------------------------------------------
+
+  absl::StatusOr<hpo::v1::CreateTokenResponse> CreateToken(const std::string& name,
+                                                           hpo::v1::Role role,
+                                                           const std::string& project) const;
+  absl::StatusOr<std::vector<hpo::v1::ApiToken>> ListTokens() const;
+  absl::StatusOr<hpo::v1::ApiToken> RevokeToken(int64_t token_id) const;
+  // Backs the server's database up to `path` on the server's host.
+  absl::StatusOr<hpo::v1::BackupDatabaseResponse> BackupDatabase(const std::string& path) const;
+
+  // Adds the token to `context` (OpenProgressStream callers that build their own context).
+  void Authorize(grpc::ClientContext* context) const;
+
   // The raw stubs, for calls this class does not wrap.
   hpo::v1::ExperimentService::StubInterface& experiment_stub() const { return *experiment_stub_; }
   hpo::v1::TrialService::StubInterface& trial_stub() const { return *trial_stub_; }
 
  private:
-  // Prepares `context` for one unary call: sets the deadline to now + timeout_.
+  // Prepares `context` for one unary call: the deadline (now + timeout_) and the token.
   void PrepareContext(grpc::ClientContext* context) const;
 
   absl::Duration timeout_;
+  std::string token_;
   std::unique_ptr<hpo::v1::ExperimentService::StubInterface> experiment_stub_;
   std::unique_ptr<hpo::v1::TrialService::StubInterface> trial_stub_;
+  std::unique_ptr<hpo::v1::AdminService::StubInterface> admin_stub_;
 };
 
 }  // namespace hpo::client

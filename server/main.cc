@@ -14,16 +14,22 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/auth/token.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "server/auth/access_control.h"
+#include "server/auth/guards.h"
 #include "server/dashboard/api.h"
 #include "server/dashboard/http_server.h"
+#include "server/service/admin_service.h"
 #include "server/service/experiment_manager.h"
 #include "server/service/experiment_service.h"
 #include "server/service/trial_scheduler.h"
@@ -41,6 +47,21 @@ ABSL_FLAG(double, lease_timeout_seconds, 60,
           "A worker's lease on a trial expires after this long without a heartbeat.");
 ABSL_FLAG(int, max_lease_attempts, 3,
           "Leases a trial may get before an expired lease marks it failed.");
+ABSL_FLAG(bool, auth, false,
+          "Require API tokens on every gRPC call and dashboard API request (see docs/security.md).");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "With --auth: the admin token is read from this file if it exists, else created, "
+          "written here (mode 0600) and printed once.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow listening on a non-loopback address without --auth.");
+ABSL_FLAG(double, rate_limit, 0,
+          "Calls per second per token (per peer without --auth); 0 turns rate limiting off.");
+ABSL_FLAG(double, rate_burst, 0, "Rate-limit bucket size (default 2 x --rate_limit).");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve gRPC and the dashboard over TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: require client certificates signed by it (mutual TLS).");
+ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest gRPC request accepted, in bytes.");
 constexpr char kDefaultHttpListen[] = "127.0.0.1:8080";
 ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
           "Dashboard HTTP listen address (port 0 picks a free port); empty turns it off. When "
@@ -56,6 +77,81 @@ void WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
   std::ofstream(tmp) << port << "\n";
   std::filesystem::rename(tmp, path);
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "[::1]" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// With --auth and no token yet: the first admin token, from --admin_token_file or new.
+absl::Status BootstrapAdminToken(hpo::service::ExperimentManager& manager) {
+  auto tokens = manager.ListTokens();
+  if (!tokens.ok()) return tokens.status();
+  const std::string file = absl::GetFlag(FLAGS_admin_token_file);
+  std::string secret;
+  if (!file.empty() && std::filesystem::exists(file)) {
+    auto text = ReadFile(file);
+    if (!text.ok()) return text.status();
+    secret = std::string(absl::StripAsciiWhitespace(*text));
+    if (!hpo::auth::LooksLikeTokenSecret(secret)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--admin_token_file ", file, ": not a token (\"hpo_\" followed by 48 hex digits)"));
+    }
+    auto known = manager.FindToken(hpo::auth::Sha256Hex(secret));
+    if (!known.ok()) return known.status();
+    if (known->has_value()) return absl::OkStatus();
+  } else if (!tokens->empty()) {
+    return absl::OkStatus();
+  }
+  hpo::v1::CreateTokenRequest request;
+  request.set_name(tokens->empty() ? "admin" : absl::StrCat("admin-", tokens->size() + 1));
+  request.set_role(hpo::v1::ROLE_ADMIN);
+  auto created = manager.CreateToken(request, secret);
+  if (!created.ok()) return created.status();
+  if (secret.empty()) {
+    if (!file.empty()) {
+      const std::string tmp = file + ".tmp";
+      {
+        std::ofstream out(tmp);
+        out << created->secret() << "\n";
+      }
+      std::filesystem::permissions(tmp, std::filesystem::perms::owner_read |
+                                            std::filesystem::perms::owner_write);
+      std::filesystem::rename(tmp, file);
+    }
+    std::printf("hpo-server: created admin token \"%s\" (shown once%s):\n%s\n",
+                created->token().name().c_str(),
+                file.empty() ? "" : absl::StrCat("; also in ", file).c_str(),
+                created->secret().c_str());
+    std::fflush(stdout);
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials() {
+  if (absl::GetFlag(FLAGS_tls_cert).empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      absl::GetFlag(FLAGS_tls_client_ca).empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  auto cert = ReadFile(absl::GetFlag(FLAGS_tls_cert));
+  auto key = ReadFile(absl::GetFlag(FLAGS_tls_key));
+  if (!cert.ok() || !key.ok()) return nullptr;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!absl::GetFlag(FLAGS_tls_client_ca).empty()) {
+    auto ca = ReadFile(absl::GetFlag(FLAGS_tls_client_ca));
+    if (!ca.ok()) return nullptr;
+    options.pem_root_certs = *ca;
+  }
+  return grpc::SslServerCredentials(options);
 }
 
 std::string DefaultDashboardDir() {
@@ -98,7 +194,6 @@ int Run() {
                         : std::string());
 
   hpo::service::ExperimentManager manager(store->get(), hpo::RealClock());
-  hpo::service::ExperimentService experiment_service(&manager);
   hpo::service::TrialSchedulerOptions scheduler_options;
   scheduler_options.lease_timeout = absl::Seconds(absl::GetFlag(FLAGS_lease_timeout_seconds));
   scheduler_options.max_attempts = absl::GetFlag(FLAGS_max_lease_attempts);
@@ -107,7 +202,41 @@ int Run() {
     return 2;
   }
   hpo::service::TrialScheduler scheduler(&manager, hpo::RealClock(), scheduler_options);
-  hpo::service::TrialService trial_service(&scheduler);
+
+  const std::string grpc_host = absl::GetFlag(FLAGS_listen).substr(
+      0, absl::GetFlag(FLAGS_listen).rfind(':'));
+  if (!absl::GetFlag(FLAGS_auth) && !absl::GetFlag(FLAGS_insecure) &&
+      (!IsLoopback(grpc_host) ||
+       (!absl::GetFlag(FLAGS_http_listen).empty() &&
+        !IsLoopback(absl::GetFlag(FLAGS_http_listen).substr(
+            0, absl::GetFlag(FLAGS_http_listen).rfind(':')))))) {
+    HPO_LOG(ERROR) << "refusing to serve a non-loopback address without --auth (anyone on the "
+                      "network could read and change every experiment); pass --auth, or "
+                      "--insecure on a trusted network";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_tls_cert).empty() != absl::GetFlag(FLAGS_tls_key).empty()) {
+    HPO_LOG(ERROR) << "--tls_cert and --tls_key go together";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_auth)) {
+    if (absl::Status s = BootstrapAdminToken(manager); !s.ok()) {
+      HPO_LOG(ERROR) << "admin token: " << s;
+      return 1;
+    }
+  }
+  hpo::auth::AccessControlOptions access_options;
+  access_options.enabled = absl::GetFlag(FLAGS_auth);
+  access_options.rate_per_second = absl::GetFlag(FLAGS_rate_limit);
+  access_options.burst = absl::GetFlag(FLAGS_rate_burst);
+  hpo::auth::AccessControl access(&manager, hpo::RealClock(), access_options);
+  hpo::auth::GrpcGuard grpc_guard(&access);
+  hpo::service::CallGuard* guard =
+      access_options.enabled || access_options.rate_per_second > 0 ? &grpc_guard : nullptr;
+  hpo::service::ExperimentService experiment_service(&manager, guard);
+  hpo::service::TrialService trial_service(&scheduler, guard);
+  hpo::service::AdminService admin_service(&manager, &grpc_guard,
+                                           [&access] { access.InvalidateTokens(); });
 
   // Signals are blocked before gRPC starts its threads, so only sigwait() below receives them.
   sigset_t signals;
@@ -118,11 +247,18 @@ int Run() {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::shared_ptr<grpc::ServerCredentials> credentials = ServerCredentials();
+  if (credentials == nullptr) {
+    HPO_LOG(ERROR) << "cannot read --tls_cert, --tls_key or --tls_client_ca";
+    return 1;
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), credentials, &port);
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
   builder.RegisterService(&experiment_service);
   builder.RegisterService(&trial_service);
+  builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     HPO_LOG(ERROR) << "cannot listen on " << absl::GetFlag(FLAGS_listen);
@@ -137,10 +273,15 @@ int Run() {
 
   hpo::dashboard::DashboardApi dashboard_api(&manager, hpo::RealClock(),
                                              scheduler_options.lease_timeout);
+  hpo::auth::DashboardGuard dashboard_guard(&access);
   std::unique_ptr<hpo::dashboard::HttpServer> http;
   if (!absl::GetFlag(FLAGS_http_listen).empty()) {
     hpo::dashboard::HttpServerOptions http_options;
     http_options.listen = absl::GetFlag(FLAGS_http_listen);
+    http_options.authorizer = &dashboard_guard;
+    http_options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+    http_options.tls_key = absl::GetFlag(FLAGS_tls_key);
+    http_options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
     http_options.static_dir = absl::GetFlag(FLAGS_dashboard_dir).empty()
                                   ? DefaultDashboardDir()
                                   : absl::GetFlag(FLAGS_dashboard_dir);
@@ -161,7 +302,8 @@ int Run() {
     (void)hpo::dashboard::ParseListenAddress(absl::GetFlag(FLAGS_http_listen), &http_host,
                                              &ignored);
     WritePortFile(absl::GetFlag(FLAGS_http_port_file), http->port());
-    HPO_LOG(INFO) << "dashboard at http://" << http_host << ":" << http->port() << "/";
+    HPO_LOG(INFO) << "dashboard at " << (absl::GetFlag(FLAGS_tls_cert).empty() ? "http" : "https")
+                  << "://" << http_host << ":" << http->port() << "/";
   }
 
   WritePortFile(absl::GetFlag(FLAGS_port_file), port);

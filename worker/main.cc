@@ -32,6 +32,10 @@
 #endif
 
 ABSL_FLAG(std::string, server, "", "hpo-server address (default: $HPO_SERVER or 127.0.0.1:50051).");
+ABSL_FLAG(std::string, token, "", "API token (a worker token; default: $HPO_TOKEN).");
+ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM) of a TLS server (default: $HPO_TLS_CA).");
+ABSL_FLAG(std::string, tls_cert, "", "Client certificate (PEM) for mutual TLS ($HPO_TLS_CERT).");
+ABSL_FLAG(std::string, tls_key, "", "Client key (PEM) for mutual TLS ($HPO_TLS_KEY).");
 ABSL_FLAG(std::string, name, "", "Worker name shown by the server (default: the host name).");
 ABSL_FLAG(int, threads, 0, "Training threads of the embedded trainer (0: all cores).");
 ABSL_FLAG(int64_t, experiment, 0, "Only run trials of this experiment (0: any active one).");
@@ -74,6 +78,15 @@ int Run() {
   }
   hpo::client::HpoClientOptions client_options;
   client_options.target = server;
+  auto flag_or_env = [](const std::string& flag, const char* env) {
+    if (!flag.empty()) return flag;
+    const char* value = std::getenv(env);
+    return value == nullptr ? std::string() : std::string(value);
+  };
+  client_options.token = flag_or_env(absl::GetFlag(FLAGS_token), "HPO_TOKEN");
+  client_options.tls_ca_file = flag_or_env(absl::GetFlag(FLAGS_tls_ca), "HPO_TLS_CA");
+  client_options.tls_cert_file = flag_or_env(absl::GetFlag(FLAGS_tls_cert), "HPO_TLS_CERT");
+  client_options.tls_key_file = flag_or_env(absl::GetFlag(FLAGS_tls_key), "HPO_TLS_KEY");
   auto client = hpo::client::HpoClient::Connect(client_options);
   if (!client.ok()) {
     HPO_LOG(ERROR) << client.status();

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,10 @@ const std::map<std::string, std::set<std::string>>& CommandFlags() {
       {"resume", {}},
       {"archive", {}},
       {"checkpoints", {"--format"}},
+      {"tokens", {"--format"}},
+      {"token-create", {"--role", "--project"}},
+      {"token-revoke", {}},
+      {"backup", {}},
   };
   return *flags;
 }
@@ -85,6 +91,23 @@ absl::Status ParsePositional(const std::vector<std::string>& args, CommandLine* 
     return absl::OkStatus();
   }
   if (name == "list") return expect_count(0, "[--project P] [--all]");
+  if (name == "tokens") return expect_count(0, "");
+  if (name == "token-create") {
+    HPO_RETURN_IF_ERROR(expect_count(1, "NAME --role admin|user|worker|read_only [--project P]"));
+    command->name = args[0];
+    if (command->role.empty()) return UsageError("token-create needs --role");
+    return absl::OkStatus();
+  }
+  if (name == "token-revoke") {
+    HPO_RETURN_IF_ERROR(expect_count(1, "TOKEN_ID"));
+    HPO_ASSIGN_OR_RETURN(command->token_id, ParseId(args[0], "a token ID"));
+    return absl::OkStatus();
+  }
+  if (name == "backup") {
+    HPO_RETURN_IF_ERROR(expect_count(1, "PATH"));
+    command->name = args[0];
+    return absl::OkStatus();
+  }
   if (args.empty()) return UsageError(absl::StrCat(name, " needs an experiment ID"));
   HPO_ASSIGN_OR_RETURN(command->experiment_id, ParseId(args[0], "an experiment ID"));
   if (name == "queue") {
@@ -188,12 +211,23 @@ Commands:
   best ID                             best observation (the Pareto set for two metrics)
   pause ID | resume ID | archive ID   change the experiment's state
   checkpoints ID SUGGESTION           learning curve of a suggestion
+  tokens                              list API tokens (admin)
+  token-create NAME --role ROLE [--project P]
+                                      create a token: admin, user, worker or read_only,
+                                      optionally limited to project P; prints its secret once
+  token-revoke TOKEN_ID               revoke a token (admin)
+  backup PATH                         online backup of the server's database to PATH, an
+                                      absolute path on the server's host (admin)
   help                                this text
 
 Global flags (anywhere on the line):
   --server HOST:PORT   server address (default $HPO_SERVER, else 127.0.0.1:50051)
   --json               print the protobuf JSON of the response (proto field names)
   --timeout SECONDS    deadline of each call (default 30)
+  --token TOKEN        API token (default $HPO_TOKEN) for servers run with --auth
+  --tls_ca FILE        CA certificate (PEM) of a TLS server (default $HPO_TLS_CA)
+  --tls_cert FILE, --tls_key FILE
+                       client certificate and key for mutual TLS ($HPO_TLS_CERT, $HPO_TLS_KEY)
   --format FORMAT      table (default), csv or json for list, suggestions, observations,
                        best and checkpoints
 
@@ -249,6 +283,14 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
                                              const char* env_server) {
   CommandLine command;
   if (env_server != nullptr && *env_server != '\0') command.global.server = env_server;
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value == nullptr ? std::string() : std::string(value);
+  };
+  command.global.token = env("HPO_TOKEN");
+  command.global.tls_ca = env("HPO_TLS_CA");
+  command.global.tls_cert = env("HPO_TLS_CERT");
+  command.global.tls_key = env("HPO_TLS_KEY");
   std::vector<std::string> positional;
   std::set<std::string> command_flags_seen;
   std::optional<OutputFormat> format;
@@ -298,6 +340,16 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
         return UsageError(absl::StrCat("--timeout: expected seconds > 0, got \"", text, "\""));
       }
       command.global.timeout = absl::Seconds(*seconds);
+    } else if (name == "--token") {
+      HPO_ASSIGN_OR_RETURN(command.global.token, value());
+    } else if (name == "--tls_ca") {
+      HPO_ASSIGN_OR_RETURN(command.global.tls_ca, value());
+    } else if (name == "--tls_cert") {
+      HPO_ASSIGN_OR_RETURN(command.global.tls_cert, value());
+    } else if (name == "--tls_key") {
+      HPO_ASSIGN_OR_RETURN(command.global.tls_key, value());
+    } else if (name == "--role") {
+      HPO_ASSIGN_OR_RETURN(command.role, value());
     } else if (name == "--file") {
       HPO_ASSIGN_OR_RETURN(command.spec_path, value());
     } else if (name == "--project") {
@@ -331,7 +383,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     } else {
       return UsageError(absl::StrCat("unknown flag \"", arg, "\""));
     }
-    if (name != "--help" && name != "--server" && name != "--json" && name != "--timeout") {
+    static const std::set<std::string>* const kGlobal = new std::set<std::string>{
+        "--help", "--server", "--json", "--timeout", "--token", "--tls_ca", "--tls_cert",
+        "--tls_key"};
+    if (kGlobal->count(name) == 0) {
       command_flags_seen.insert(name);
     }
   }
@@ -504,6 +559,55 @@ int Run(const CommandLine& command, const client::HpoClient& client, std::ostrea
                 RenderAs(command, ExperimentListTable(*experiments, best_by_id)));
   }
 
+  if (name == "tokens") {
+    absl::StatusOr<std::vector<hpo::v1::ApiToken>> tokens = client.ListTokens();
+    if (!tokens.ok()) return Fail(err, kExitServerError, tokens.status());
+    hpo::v1::ListTokensResponse response;
+    Table table;
+    table.header = {"ID", "NAME", "ROLE", "PROJECT", "CREATED", "REVOKED"};
+    for (const hpo::v1::ApiToken& t : *tokens) {
+      *response.add_tokens() = t;
+      table.rows.push_back({absl::StrCat(t.id()), t.name(),
+                            ShortEnumName(hpo::v1::Role_descriptor(), t.role()),
+                            t.project().empty() ? "*" : t.project(),
+                            FormatTimestamp(t.create_time()),
+                            t.has_revoke_time() ? FormatTimestamp(t.revoke_time()) : ""});
+    }
+    return Emit(command, out, err, response, RenderAs(command, table));
+  }
+  if (name == "token-create") {
+    hpo::v1::Role role;
+    if (!hpo::v1::Role_Parse("ROLE_" + absl::AsciiStrToUpper(command.role), &role) ||
+        role == hpo::v1::ROLE_UNSPECIFIED) {
+      return Fail(err, kExitUsage,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "--role: expected admin, user, worker or read_only, got \"", command.role,
+                      "\"")));
+    }
+    auto created = client.CreateToken(command.name, role, command.project);
+    if (!created.ok()) return Fail(err, kExitServerError, created.status());
+    return Emit(command, out, err, *created,
+                absl::StrCat("created token ", created->token().id(), " \"",
+                             created->token().name(), "\" (", command.role,
+                             created->token().project().empty()
+                                 ? ", every project"
+                                 : absl::StrCat(", project ", created->token().project()),
+                             "); its secret, shown only now:\n", created->secret(), "\n"));
+  }
+  if (name == "token-revoke") {
+    auto revoked = client.RevokeToken(command.token_id);
+    if (!revoked.ok()) return Fail(err, kExitServerError, revoked.status());
+    hpo::v1::RevokeTokenResponse response;
+    *response.mutable_token() = *revoked;
+    return Emit(command, out, err, response,
+                absl::StrCat("token ", revoked->id(), " \"", revoked->name(), "\" revoked\n"));
+  }
+  if (name == "backup") {
+    auto backup = client.BackupDatabase(command.name);
+    if (!backup.ok()) return Fail(err, kExitServerError, backup.status());
+    return Emit(command, out, err, *backup,
+                absl::StrCat("backed up to ", backup->path(), " (", backup->bytes(), " bytes)\n"));
+  }
   if (name == "pause") return SetState(command, client, hpo::v1::EXPERIMENT_STATE_PAUSED, out, err);
   if (name == "resume") {
     return SetState(command, client, hpo::v1::EXPERIMENT_STATE_ACTIVE, out, err);
@@ -612,6 +716,10 @@ int Main(const std::vector<std::string>& args, const char* env_server, std::ostr
   client::HpoClientOptions options;
   options.target = command->global.server;
   options.timeout = command->global.timeout;
+  options.token = command->global.token;
+  options.tls_ca_file = command->global.tls_ca;
+  options.tls_cert_file = command->global.tls_cert;
+  options.tls_key_file = command->global.tls_key;
   absl::StatusOr<std::unique_ptr<client::HpoClient>> client = client::HpoClient::Connect(options);
   if (!client.ok()) return Fail(err, kExitUsage, client.status());
   return Run(*command, **client, out, err);

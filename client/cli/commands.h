@@ -44,6 +44,12 @@ struct GlobalOptions {
   bool json = false;
   // --timeout SECONDS: deadline of each RPC.
   absl::Duration timeout = absl::Seconds(30);
+  // --token (default $HPO_TOKEN): API token for servers run with --auth.
+  std::string token;
+  // --tls_ca (default $HPO_TLS_CA), --tls_cert / --tls_key ($HPO_TLS_CERT / $HPO_TLS_KEY).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // `name=value[±stddev]` of `observe`; "+-" and "+/-" work as well as "±".
@@ -71,6 +77,9 @@ struct CommandLine {
   std::vector<std::string> values;
   bool failed = false;                         // observe --failed
   std::string failure_reason;                  // observe --reason
+  std::string name;                            // token-create NAME; backup PATH
+  std::string role;                            // token-create --role
+  int64_t token_id = 0;                        // token-revoke ID
   OutputFormat format = OutputFormat::kTable;  // --format table|csv|json; --json forces kJson
 };
 

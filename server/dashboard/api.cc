@@ -142,7 +142,17 @@ DashboardApi::DashboardApi(service::ExperimentManager* manager, Clock* clock,
                            absl::Duration worker_live_window)
     : manager_(manager), clock_(clock), worker_live_window_(worker_live_window) {}
 
-ApiResponse DashboardApi::Handle(const std::string& path, const Params& params) {
+absl::Status DashboardApi::CheckScope(int64_t experiment_id, const std::string& scope) {
+  if (scope.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> project = manager_->ProjectOfExperiment(experiment_id);
+  if (!project.ok()) return project.status();
+  if (*project == scope) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("experiment ", experiment_id, " is outside project \"", scope, "\""));
+}
+
+ApiResponse DashboardApi::Handle(const std::string& path, const Params& params,
+                                 const std::string& scope) {
   constexpr absl::string_view kPrefix = "/api/v1/";
   if (!absl::StartsWith(path, kPrefix)) {
     return ErrorResponse(absl::NotFoundError(absl::StrCat("no endpoint ", path)));
@@ -152,11 +162,25 @@ ApiResponse DashboardApi::Handle(const std::string& path, const Params& params) 
   if (parts.size() == 1 && parts[0] == "revision") {
     return Json(json{{"revision", manager_->Revision()}});
   }
-  if (parts.size() == 1 && parts[0] == "experiments") return Experiments(params);
-  if (parts.size() == 1 && parts[0] == "workers") return Workers(params);
+  if (parts.size() == 1 && parts[0] == "experiments") {
+    if (scope.empty()) return Experiments(params);
+    const std::string* project = Param(params, "project");
+    if (project != nullptr && !project->empty() && *project != scope) {
+      return ErrorResponse(absl::PermissionDeniedError(
+          absl::StrCat("project \"", *project, "\" is outside project \"", scope, "\"")));
+    }
+    Params scoped = params;
+    scoped.erase("project");
+    scoped.emplace("project", scope);
+    return Experiments(scoped);
+  }
+  if (parts.size() == 1 && parts[0] == "workers") return Workers(params, scope);
   if ((parts.size() == 2 || parts.size() == 3) && parts[0] == "experiments") {
     const absl::StatusOr<int64_t> id = ParseId(parts[1]);
     if (!id.ok()) return ErrorResponse(id.status());
+    if (absl::Status allowed = CheckScope(*id, scope); !allowed.ok()) {
+      return ErrorResponse(allowed);
+    }
     if (parts.size() == 2) return ExperimentDetail(*id);
     const absl::string_view view = parts[2];
     if (view == "observations") return Observations(*id);
@@ -479,12 +503,15 @@ ApiResponse DashboardApi::Sources(int64_t id) {
   return Json(json{{"sources", rows}});
 }
 
-ApiResponse DashboardApi::Workers(const Params& params) {
+ApiResponse DashboardApi::Workers(const Params& params, const std::string& scope) {
   int64_t experiment = 0;
   if (const std::string* text = Param(params, "experiment"); text != nullptr) {
     const absl::StatusOr<int64_t> id = ParseId(*text);
     if (!id.ok()) return ErrorResponse(id.status());
     experiment = *id;
+    if (absl::Status allowed = CheckScope(experiment, scope); !allowed.ok()) {
+      return ErrorResponse(allowed);
+    }
   }
   auto workers = manager_->ListWorkers();
   if (!workers.ok()) return ErrorResponse(workers.status());
@@ -498,6 +525,12 @@ ApiResponse DashboardApi::Workers(const Params& params) {
       on_experiment |= s.experiment_id() == experiment;
     }
     const bool live = now - w.record.last_heartbeat < worker_live_window_;
+    // A scoped view shows only the workers running trials of its project.
+    if (!scope.empty() && experiment == 0) {
+      bool in_scope = false;
+      for (const Suggestion& s : w.leased) in_scope |= CheckScope(s.experiment_id(), scope).ok();
+      if (!in_scope) continue;
+    }
     // For one experiment: its workers now, and live idle workers (they may lease from it next).
     if (experiment != 0 && !on_experiment && !(live && w.leased.empty())) continue;
     rows.push_back({{"worker_id", w.record.id},

@@ -41,8 +41,10 @@ class DashboardApi {
   DashboardApi(service::ExperimentManager* manager, Clock* clock, absl::Duration worker_live_window);
 
   // Answers GET `path` (which starts with /api/v1/) with query `params`. Unknown paths are 404,
-  // bad ids or parameters 400, with the JSON error body.
-  ApiResponse Handle(const std::string& path, const Params& params);
+  // bad ids or parameters 400, with the JSON error body. A non-empty `project_scope` limits
+  // the answer to that project: lists are narrowed, anything else of another project is 403.
+  ApiResponse Handle(const std::string& path, const Params& params,
+                     const std::string& project_scope = "");
 
  private:
   ApiResponse Experiments(const Params& params);
@@ -55,7 +57,8 @@ class DashboardApi {
   ApiResponse Pareto(int64_t id);
   ApiResponse Constraints(int64_t id);
   ApiResponse Sources(int64_t id);
-  ApiResponse Workers(const Params& params);
+  ApiResponse Workers(const Params& params, const std::string& scope);
+  absl::Status CheckScope(int64_t experiment_id, const std::string& scope);
 
   service::ExperimentManager* manager_;
   Clock* clock_;

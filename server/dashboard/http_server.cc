@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -54,7 +55,22 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   if (absl::Status s = ParseListenAddress(options.listen, &host, &port); !s.ok()) return s;
 
   std::unique_ptr<HttpServer> server(new HttpServer());
-  server->server_ = std::make_unique<httplib::Server>();
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    if (options.tls_cert.empty() || options.tls_key.empty()) {
+      return absl::InvalidArgumentError("dashboard TLS needs both a certificate and a key");
+    }
+    auto tls = std::make_unique<httplib::SSLServer>(
+        options.tls_cert.c_str(), options.tls_key.c_str(),
+        options.tls_client_ca.empty() ? nullptr : options.tls_client_ca.c_str());
+    if (!tls->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat("dashboard TLS: cannot load certificate ",
+                                                     options.tls_cert, " or key ",
+                                                     options.tls_key));
+    }
+    server->server_ = std::move(tls);
+  } else {
+    server->server_ = std::make_unique<httplib::Server>();
+  }
   HttpAuthorizer* authorizer = options.authorizer;
   if (authorizer == nullptr) {
     server->allow_all_ = std::make_unique<AllowAllAuthorizer>();
@@ -74,8 +90,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
 
-  // The one authorization point: runs before routing, for every request.
-  http.set_pre_routing_handler([authorizer](const httplib::Request& req, httplib::Response& res) {
+  // The one authorization point: runs before routing, for every request. API requests are
+  // answered here with the authorizer's project scope; static files go on to the router.
+  http.set_pre_routing_handler([authorizer, api](const httplib::Request& req,
+                                                 httplib::Response& res) {
     HttpRequestInfo info;
     info.method = req.method;
     info.path = req.path;
@@ -90,17 +108,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
       res.status = 405;
       return httplib::Server::HandlerResponse::Handled;
     }
-    const absl::Status allowed = authorizer->Authorize(info);
-    if (!allowed.ok()) {
-      Send(ErrorResponse(allowed), res);
+    const absl::StatusOr<std::string> scope = authorizer->Authorize(info);
+    if (!scope.ok()) {
+      Send(ErrorResponse(scope.status()), res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (absl::StartsWith(req.path, "/api/")) {
+      DashboardApi::Params params(req.params.begin(), req.params.end());
+      Send(api->Handle(req.path, params, *scope), res);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
-  });
-
-  http.Get(R"(/api/v1/.*)", [api](const httplib::Request& req, httplib::Response& res) {
-    DashboardApi::Params params(req.params.begin(), req.params.end());
-    Send(api->Handle(req.path, params), res);
   });
 
   std::error_code ec;

@@ -33,14 +33,15 @@ struct HttpRequestInfo {
 class HttpAuthorizer {
  public:
   virtual ~HttpAuthorizer() = default;
-  // OK lets the request through; UNAUTHENTICATED or PERMISSION_DENIED refuse it.
-  virtual absl::Status Authorize(const HttpRequestInfo& request) = 0;
+  // OK lets the request through, with the project it is limited to ("" for every project);
+  // UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED refuse it.
+  virtual absl::StatusOr<std::string> Authorize(const HttpRequestInfo& request) = 0;
 };
 
 // Lets every request through: the zero-configuration default on a loopback address.
 class AllowAllAuthorizer : public HttpAuthorizer {
  public:
-  absl::Status Authorize(const HttpRequestInfo&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::string> Authorize(const HttpRequestInfo&) override { return std::string(); }
 };
 
 struct HttpServerOptions {
@@ -49,6 +50,11 @@ struct HttpServerOptions {
   // served and "/" explains how to build the front end.
   std::string static_dir;
   HttpAuthorizer* authorizer = nullptr;  // not owned; nullptr means AllowAllAuthorizer
+  // HTTPS when both are set (PEM files); with `tls_client_ca` clients must present a
+  // certificate signed by it.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 class HttpServer {

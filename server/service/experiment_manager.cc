@@ -6,8 +6,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/auth/token.h"
 #include "server/optimizer/optimizer.h"
 #include "server/pruning/stopping_advice.h"
 #include "server/service/best_assignments.h"
@@ -578,6 +580,87 @@ absl::StatusOr<std::vector<ExperimentManager::WorkerView>> ExperimentManager::Li
     return a.record.last_heartbeat > b.record.last_heartbeat;
   });
   return workers;
+}
+
+absl::StatusOr<hpo::v1::CreateTokenResponse> ExperimentManager::CreateToken(
+    const hpo::v1::CreateTokenRequest& request, const std::string& secret) {
+  const std::string& name = request.name();
+  if (name.empty() || name.size() > 64 ||
+      !std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-';
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "name: \"", request.name(), "\" must be 1 to 64 of A-Z a-z 0-9 _ . -"));
+  }
+  if (request.role() == hpo::v1::ROLE_UNSPECIFIED || !hpo::v1::Role_IsValid(request.role())) {
+    return absl::InvalidArgumentError("role: must be admin, user, worker or read_only");
+  }
+  if (request.role() == hpo::v1::ROLE_ADMIN && !request.project().empty()) {
+    return absl::InvalidArgumentError("project: admin tokens cover every project; leave it empty");
+  }
+  if (request.project().size() > 128) {
+    return absl::InvalidArgumentError("project: longer than 128 characters");
+  }
+  hpo::v1::CreateTokenResponse response;
+  if (secret.empty()) {
+    HPO_ASSIGN_OR_RETURN(*response.mutable_secret(), auth::NewTokenSecret());
+  } else if (!auth::LooksLikeTokenSecret(secret)) {
+    return absl::InvalidArgumentError("secret: a token is \"hpo_\" followed by 48 hex digits");
+  } else {
+    response.set_secret(secret);
+  }
+  hpo::v1::ApiToken token;
+  token.set_name(request.name());
+  token.set_role(request.role());
+  token.set_project(request.project());
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(*response.mutable_token(),
+                       store_->InsertToken(token, auth::Sha256Hex(response.secret())));
+  return response;
+}
+
+absl::StatusOr<std::vector<hpo::v1::ApiToken>> ExperimentManager::ListTokens() {
+  absl::MutexLock lock(&mu_);
+  return store_->ListTokens();
+}
+
+absl::StatusOr<hpo::v1::ApiToken> ExperimentManager::RevokeToken(int64_t token_id) {
+  HPO_RETURN_IF_ERROR(RequireId(token_id, "token_id"));
+  absl::MutexLock lock(&mu_);
+  return store_->RevokeToken(token_id);
+}
+
+absl::StatusOr<std::optional<hpo::v1::ApiToken>> ExperimentManager::FindToken(
+    const std::string& secret_sha256) {
+  absl::MutexLock lock(&mu_);
+  return store_->FindTokenBySecretHash(secret_sha256);
+}
+
+absl::StatusOr<hpo::v1::BackupDatabaseResponse> ExperimentManager::Backup(const std::string& path) {
+  if (path.empty() || path.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path: \"", path, "\" must be an absolute path on the server's host"));
+  }
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(int64_t bytes, store_->Backup(path));
+  hpo::v1::BackupDatabaseResponse response;
+  response.set_path(path);
+  response.set_bytes(bytes);
+  return response;
+}
+
+absl::StatusOr<std::string> ExperimentManager::ProjectOfExperiment(int64_t experiment_id) {
+  HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
+  return e.project();
+}
+
+absl::StatusOr<int64_t> ExperimentManager::ExperimentOfSuggestion(int64_t suggestion_id) {
+  HPO_RETURN_IF_ERROR(RequireId(suggestion_id, "suggestion_id"));
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(Suggestion s, store_->GetSuggestion(suggestion_id));
+  return s.experiment_id();
 }
 
 }  // namespace hpo::service

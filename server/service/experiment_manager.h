@@ -17,12 +17,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "hpo/v1/admin_service.pb.h"
 #include "hpo/v1/experiment_service.pb.h"
 #include "server/service/proposal_cache.h"
 #include "server/store/store.h"
@@ -97,6 +99,22 @@ class ExperimentManager {
   };
   // Every registered worker with the suggestions it holds, most recent heartbeat first.
   absl::StatusOr<std::vector<WorkerView>> ListWorkers();
+
+  // --- API tokens and backups (AdminService and auth::AccessControl) ---
+
+  // Validates (name pattern, a role, admin tokens unscoped, project name) and stores a token
+  // with `secret` (a new random one when empty). The response carries the secret.
+  absl::StatusOr<hpo::v1::CreateTokenResponse> CreateToken(const hpo::v1::CreateTokenRequest& request,
+                                                           const std::string& secret = "");
+  absl::StatusOr<std::vector<hpo::v1::ApiToken>> ListTokens();
+  absl::StatusOr<hpo::v1::ApiToken> RevokeToken(int64_t token_id);
+  // The token (revoked or not) whose secret has this SHA-256, if any.
+  absl::StatusOr<std::optional<hpo::v1::ApiToken>> FindToken(const std::string& secret_sha256);
+  // Online backup to a new file at the absolute `path` (see Store::Backup).
+  absl::StatusOr<hpo::v1::BackupDatabaseResponse> Backup(const std::string& path);
+  absl::StatusOr<std::string> ProjectOfExperiment(int64_t experiment_id);
+  // The experiment a suggestion belongs to.
+  absl::StatusOr<int64_t> ExperimentOfSuggestion(int64_t suggestion_id);
 
  private:
   friend class TrialScheduler;  // shares mu_, the store and the issuing logic

@@ -29,6 +29,7 @@ std::vector<Enum> ToEnums(const Repeated& values) {
 ServerUnaryReactor* ExperimentService::CreateExperiment(
     CallbackServerContext* context, const hpo::v1::CreateExperimentRequest* request,
     hpo::v1::CreateExperimentResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(
       context, manager_->CreateExperiment(request->experiment()),
       [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
@@ -37,6 +38,7 @@ ServerUnaryReactor* ExperimentService::CreateExperiment(
 ServerUnaryReactor* ExperimentService::GetExperiment(CallbackServerContext* context,
                                                      const hpo::v1::GetExperimentRequest* request,
                                                      hpo::v1::GetExperimentResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(
       context, manager_->GetExperiment(request->experiment_id()),
       [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
@@ -45,9 +47,11 @@ ServerUnaryReactor* ExperimentService::GetExperiment(CallbackServerContext* cont
 ServerUnaryReactor* ExperimentService::ListExperiments(
     CallbackServerContext* context, const hpo::v1::ListExperimentsRequest* request,
     hpo::v1::ListExperimentsResponse* response) {
+  std::string scope;  // a project-scoped token lists its project only
+  if (auto* refused = Refuse(context, guard_, *request, &scope)) return refused;
   return FinishUnary(context,
-                     manager_->ListExperiments(
-                         request->project(), ToEnums<hpo::v1::ExperimentState>(request->states())),
+                     manager_->ListExperiments(scope.empty() ? request->project() : scope,
+                                               ToEnums<hpo::v1::ExperimentState>(request->states())),
                      [&](std::vector<hpo::v1::Experiment> v) {
                        MoveAll(std::move(v), response->mutable_experiments());
                      });
@@ -56,6 +60,7 @@ ServerUnaryReactor* ExperimentService::ListExperiments(
 ServerUnaryReactor* ExperimentService::SetExperimentState(
     CallbackServerContext* context, const hpo::v1::SetExperimentStateRequest* request,
     hpo::v1::SetExperimentStateResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(
       context, manager_->SetExperimentState(request->experiment_id(), request->state()),
       [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
@@ -64,6 +69,7 @@ ServerUnaryReactor* ExperimentService::SetExperimentState(
 ServerUnaryReactor* ExperimentService::CreateSuggestion(
     CallbackServerContext* context, const hpo::v1::CreateSuggestionRequest* request,
     hpo::v1::CreateSuggestionResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(
       context, manager_->CreateSuggestion(request->experiment_id(), request->metadata()),
       [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
@@ -72,6 +78,7 @@ ServerUnaryReactor* ExperimentService::CreateSuggestion(
 ServerUnaryReactor* ExperimentService::QueueSuggestion(
     CallbackServerContext* context, const hpo::v1::QueueSuggestionRequest* request,
     hpo::v1::QueueSuggestionResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(
       context,
       manager_->QueueSuggestion(request->experiment_id(), request->assignment(),
@@ -82,6 +89,7 @@ ServerUnaryReactor* ExperimentService::QueueSuggestion(
 ServerUnaryReactor* ExperimentService::ListSuggestions(
     CallbackServerContext* context, const hpo::v1::ListSuggestionsRequest* request,
     hpo::v1::ListSuggestionsResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(
       context,
       manager_->ListSuggestions(request->experiment_id(),
@@ -94,6 +102,7 @@ ServerUnaryReactor* ExperimentService::ListSuggestions(
 ServerUnaryReactor* ExperimentService::DeleteSuggestion(
     CallbackServerContext* context, const hpo::v1::DeleteSuggestionRequest* request,
     hpo::v1::DeleteSuggestionResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(
       context, manager_->DeleteSuggestion(request->experiment_id(), request->suggestion_id()),
       [&](hpo::v1::Suggestion s) { *response->mutable_suggestion() = std::move(s); });
@@ -102,6 +111,7 @@ ServerUnaryReactor* ExperimentService::DeleteSuggestion(
 ServerUnaryReactor* ExperimentService::CreateObservation(
     CallbackServerContext* context, const hpo::v1::CreateObservationRequest* request,
     hpo::v1::CreateObservationResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(context, manager_->CreateObservation(*request), [&](hpo::v1::Observation o) {
     *response->mutable_observation() = std::move(o);
   });
@@ -110,6 +120,7 @@ ServerUnaryReactor* ExperimentService::CreateObservation(
 ServerUnaryReactor* ExperimentService::ListObservations(
     CallbackServerContext* context, const hpo::v1::ListObservationsRequest* request,
     hpo::v1::ListObservationsResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(context, manager_->ListObservations(request->experiment_id()),
                      [&](std::vector<hpo::v1::Observation> v) {
                        MoveAll(std::move(v), response->mutable_observations());
@@ -119,6 +130,7 @@ ServerUnaryReactor* ExperimentService::ListObservations(
 ServerUnaryReactor* ExperimentService::GetBestAssignments(
     CallbackServerContext* context, const hpo::v1::GetBestAssignmentsRequest* request,
     hpo::v1::GetBestAssignmentsResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(context, manager_->GetBestAssignments(request->experiment_id()),
                      [&](std::vector<hpo::v1::Observation> v) {
                        MoveAll(std::move(v), response->mutable_observations());
@@ -128,6 +140,7 @@ ServerUnaryReactor* ExperimentService::GetBestAssignments(
 ServerUnaryReactor* ExperimentService::ListCheckpoints(
     CallbackServerContext* context, const hpo::v1::ListCheckpointsRequest* request,
     hpo::v1::ListCheckpointsResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(context,
                      manager_->ListCheckpoints(request->experiment_id(), request->suggestion_id()),
                      [&](std::vector<hpo::v1::Checkpoint> v) {

@@ -7,13 +7,16 @@
 
 #include "hpo/v1/experiment_service.grpc.pb.h"
 #include "server/service/experiment_manager.h"
+#include "server/service/grpc_status.h"
 
 namespace hpo::service {
 
 class ExperimentService final : public hpo::v1::ExperimentService::CallbackService {
  public:
   // `manager` is not owned and must outlive the service.
-  explicit ExperimentService(ExperimentManager* manager) : manager_(manager) {}
+  // `guard` (not owned; nullptr allows everything) checks every request.
+  explicit ExperimentService(ExperimentManager* manager, CallGuard* guard = nullptr)
+      : manager_(manager), guard_(guard) {}
 
   grpc::ServerUnaryReactor* CreateExperiment(grpc::CallbackServerContext* context,
                                              const hpo::v1::CreateExperimentRequest* request,
@@ -54,6 +57,7 @@ class ExperimentService final : public hpo::v1::ExperimentService::CallbackServi
 
  private:
   ExperimentManager* manager_;
+  CallGuard* guard_;
 };
 
 }  // namespace hpo::service

@@ -121,6 +121,10 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
                            store->ListLeasedSuggestions(request.worker_id(), absl::InfiniteFuture()));
       for (Suggestion& s : held) {
         if (request.experiment_id() != 0 && s.experiment_id() != request.experiment_id()) continue;
+        if (!request.project().empty()) {
+          HPO_ASSIGN_OR_RETURN(Experiment held_experiment, store->GetExperiment(s.experiment_id()));
+          if (held_experiment.project() != request.project()) continue;
+        }
         *s.mutable_lease_expire_time() = LeaseExpiry();
         HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
         HPO_ASSIGN_OR_RETURN(*response.mutable_experiment(), store->GetExperiment(s.experiment_id()));
@@ -133,7 +137,7 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
         candidates.push_back(request.experiment_id());
       } else {
         HPO_ASSIGN_OR_RETURN(std::vector<Experiment> active,
-                             store->ListExperiments("", {v1::EXPERIMENT_STATE_ACTIVE}));
+                             store->ListExperiments(request.project(), {v1::EXPERIMENT_STATE_ACTIVE}));
         for (auto it = active.rbegin(); it != active.rend(); ++it) candidates.push_back(it->id());
       }
       return absl::OkStatus();

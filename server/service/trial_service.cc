@@ -14,7 +14,8 @@ using ::grpc::ServerUnaryReactor;
 class ProgressReactor final
     : public grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision> {
  public:
-  explicit ProgressReactor(TrialScheduler* scheduler) : scheduler_(scheduler) {
+  ProgressReactor(TrialScheduler* scheduler, CallGuard* guard, CallbackServerContext* context)
+      : scheduler_(scheduler), guard_(guard), context_(context) {
     StartRead(&report_);
   }
 
@@ -22,6 +23,13 @@ class ProgressReactor final
     if (!ok) {  // the worker closed its side
       Finish(grpc::Status::OK);
       return;
+    }
+    if (guard_ != nullptr) {
+      const absl::StatusOr<std::string> allowed = guard_->Check(*context_, report_);
+      if (!allowed.ok()) {
+        Finish(ToGrpcStatus(allowed.status()));
+        return;
+      }
     }
     absl::StatusOr<v1::ProgressDecision> decision = scheduler_->ReportProgress(report_);
     if (!decision.ok()) {
@@ -44,6 +52,8 @@ class ProgressReactor final
 
  private:
   TrialScheduler* scheduler_;
+  CallGuard* guard_;
+  CallbackServerContext* context_;
   v1::ProgressReport report_;
   v1::ProgressDecision decision_;
 };
@@ -53,6 +63,7 @@ class ProgressReactor final
 ServerUnaryReactor* TrialService::RegisterWorker(CallbackServerContext* context,
                                                  const v1::RegisterWorkerRequest* request,
                                                  v1::RegisterWorkerResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(context, scheduler_->RegisterWorker(*request),
                      [&](v1::RegisterWorkerResponse r) { *response = std::move(r); });
 }
@@ -60,25 +71,31 @@ ServerUnaryReactor* TrialService::RegisterWorker(CallbackServerContext* context,
 ServerUnaryReactor* TrialService::LeaseTrial(CallbackServerContext* context,
                                              const v1::LeaseTrialRequest* request,
                                              v1::LeaseTrialResponse* response) {
-  return FinishUnary(context, scheduler_->LeaseTrial(*request),
+  std::string scope;  // a project-scoped token leases from its project only
+  if (auto* refused = Refuse(context, guard_, *request, &scope)) return refused;
+  v1::LeaseTrialRequest scoped = *request;
+  if (!scope.empty()) scoped.set_project(scope);
+  return FinishUnary(context, scheduler_->LeaseTrial(scoped),
                      [&](v1::LeaseTrialResponse r) { *response = std::move(r); });
 }
 
 ServerUnaryReactor* TrialService::Heartbeat(CallbackServerContext* context,
                                             const v1::HeartbeatRequest* request,
                                             v1::HeartbeatResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(context, scheduler_->Heartbeat(*request),
                      [&](v1::HeartbeatResponse r) { *response = std::move(r); });
 }
 
 grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision>* TrialService::ReportProgress(
     CallbackServerContext* context) {
-  return new ProgressReactor(scheduler_);
+  return new ProgressReactor(scheduler_, guard_, context);
 }
 
 ServerUnaryReactor* TrialService::CompleteTrial(CallbackServerContext* context,
                                                 const v1::CompleteTrialRequest* request,
                                                 v1::CompleteTrialResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   return FinishUnary(context, scheduler_->CompleteTrial(*request),
                      [&](v1::Observation o) { *response->mutable_observation() = std::move(o); });
 }
@@ -86,6 +103,7 @@ ServerUnaryReactor* TrialService::CompleteTrial(CallbackServerContext* context,
 ServerUnaryReactor* TrialService::ReleaseTrial(CallbackServerContext* context,
                                                const v1::ReleaseTrialRequest* request,
                                                v1::ReleaseTrialResponse* response) {
+  if (auto* refused = Refuse(context, guard_, *request)) return refused;
   ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(scheduler_->ReleaseTrial(*request)));
   return reactor;

@@ -7,6 +7,7 @@
 #define HPO_SERVER_SERVICE_TRIAL_SERVICE_H_
 
 #include "hpo/v1/trial_service.grpc.pb.h"
+#include "server/service/grpc_status.h"
 #include "server/service/trial_scheduler.h"
 
 namespace hpo::service {
@@ -14,7 +15,9 @@ namespace hpo::service {
 class TrialService final : public hpo::v1::TrialService::CallbackService {
  public:
   // `scheduler` is not owned and must outlive the service.
-  explicit TrialService(TrialScheduler* scheduler) : scheduler_(scheduler) {}
+  // `guard` (not owned; nullptr allows everything) checks every request, stream messages too.
+  explicit TrialService(TrialScheduler* scheduler, CallGuard* guard = nullptr)
+      : scheduler_(scheduler), guard_(guard) {}
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
                                            const hpo::v1::RegisterWorkerRequest* request,
@@ -36,6 +39,7 @@ class TrialService final : public hpo::v1::TrialService::CallbackService {
 
  private:
   TrialScheduler* scheduler_;
+  CallGuard* guard_;
 };
 
 }  // namespace hpo::service

@@ -1,5 +1,9 @@
 #include "server/store/sqlite_store.h"
 
+#include <sqlite3.h>
+
+#include <filesystem>
+
 #include <map>
 #include <utility>
 
@@ -160,6 +164,20 @@ absl::StatusOr<WorkerRecord> WorkerFromRow(const Statement& stmt) {
   w.register_time = absl::FromUnixMicros(stmt.ColumnInt64(5));
   w.last_heartbeat = absl::FromUnixMicros(stmt.ColumnInt64(6));
   return w;
+}
+
+constexpr char kSelectTokensSql[] =
+    "SELECT id, name, role, project, create_time_us, revoke_time_us FROM api_tokens";
+
+hpo::v1::ApiToken TokenFromRow(const Statement& stmt) {
+  hpo::v1::ApiToken t;
+  t.set_id(stmt.ColumnInt64(0));
+  t.set_name(stmt.ColumnText(1));
+  t.set_role(static_cast<hpo::v1::Role>(stmt.ColumnInt64(2)));
+  t.set_project(stmt.ColumnText(3));
+  SetTimestamp(stmt.ColumnInt64(4), t.mutable_create_time());
+  if (!stmt.ColumnIsNull(5)) SetTimestamp(stmt.ColumnInt64(5), t.mutable_revoke_time());
+  return t;
 }
 
 }  // namespace
@@ -583,6 +601,105 @@ absl::StatusOr<WorkerRecord> SqliteStore::GetWorker(const std::string& worker_id
         absl::StrCat("worker_id: worker \"", worker_id, "\" is not registered"));
   }
   return WorkerFromRow(stmt);
+}
+
+absl::StatusOr<hpo::v1::ApiToken> SqliteStore::InsertToken(const hpo::v1::ApiToken& token,
+                                                          const std::string& secret_sha256) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("INSERT INTO api_tokens (name, secret_sha256, role, project, create_time_us) "
+                  "VALUES (?, ?, ?, ?, ?)"));
+  stmt.BindText(1, token.name())
+      .BindText(2, secret_sha256)
+      .BindInt64(3, token.role())
+      .BindText(4, token.project())
+      .BindInt64(5, ToMicros(clock_->Now()));
+  absl::Status inserted = stmt.Run();
+  if (absl::IsAlreadyExists(inserted)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("name: a token named \"", token.name(), "\" already exists"));
+  }
+  HPO_RETURN_IF_ERROR(inserted);
+  const int64_t id = db_.LastInsertRowId();
+  HPO_ASSIGN_OR_RETURN(std::vector<hpo::v1::ApiToken> all, ListTokens());
+  for (hpo::v1::ApiToken& t : all) {
+    if (t.id() == id) return t;
+  }
+  return absl::InternalError("inserted token not found");
+}
+
+absl::StatusOr<std::optional<hpo::v1::ApiToken>> SqliteStore::FindTokenBySecretHash(
+    const std::string& secret_sha256) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt,
+                       db_.Prepare(absl::StrCat(kSelectTokensSql, " WHERE secret_sha256 = ?")));
+  stmt.BindText(1, secret_sha256);
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<hpo::v1::ApiToken>();
+  return std::optional<hpo::v1::ApiToken>(TokenFromRow(stmt));
+}
+
+absl::StatusOr<std::vector<hpo::v1::ApiToken>> SqliteStore::ListTokens() {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(absl::StrCat(kSelectTokensSql, " ORDER BY id")));
+  std::vector<hpo::v1::ApiToken> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    out.push_back(TokenFromRow(stmt));
+  }
+  return out;
+}
+
+absl::StatusOr<hpo::v1::ApiToken> SqliteStore::RevokeToken(int64_t token_id) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("UPDATE api_tokens SET revoke_time_us = ? WHERE id = ? AND revoke_time_us IS NULL"));
+  stmt.BindInt64(1, ToMicros(clock_->Now())).BindInt64(2, token_id);
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  HPO_ASSIGN_OR_RETURN(Statement get,
+                       db_.Prepare(absl::StrCat(kSelectTokensSql, " WHERE id = ?")));
+  get.BindInt64(1, token_id);
+  HPO_ASSIGN_OR_RETURN(bool row, get.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("token_id: token ", token_id, " not found"));
+  return TokenFromRow(get);
+}
+
+absl::StatusOr<int64_t> SqliteStore::Backup(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("path: \"", path, "\" already exists"));
+  }
+  sqlite3* dest = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string message = dest ? sqlite3_errmsg(dest) : "out of memory";
+    sqlite3_close(dest);
+    return absl::InvalidArgumentError(
+        absl::StrCat("path: cannot create \"", path, "\": ", message));
+  }
+  // One step copies every page: the caller holds the store's lock, so no write interleaves and
+  // the copy is one consistent snapshot (pages are copied at memory speed).
+  sqlite3_backup* backup = sqlite3_backup_init(dest, "main", db_.raw(), "main");
+  if (backup == nullptr) {
+    const std::string message = sqlite3_errmsg(dest);
+    sqlite3_close(dest);
+    std::filesystem::remove(path, ec);
+    return absl::InternalError(absl::StrCat("backup: ", message));
+  }
+  rc = sqlite3_backup_step(backup, -1);
+  const int finish = sqlite3_backup_finish(backup);
+  if (rc == SQLITE_DONE && finish == SQLITE_OK) {
+    // The copy is a plain rollback-journal file: self-contained, one file to move around.
+    rc = sqlite3_exec(dest, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
+  }
+  const std::string message = sqlite3_errmsg(dest);
+  sqlite3_close(dest);
+  if ((rc != SQLITE_DONE && rc != SQLITE_OK) || finish != SQLITE_OK) {
+    std::filesystem::remove(path, ec);
+    return absl::InternalError(absl::StrCat("backup to \"", path, "\" failed: ", message));
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? int64_t{0} : static_cast<int64_t>(size);
 }
 
 }  // namespace hpo::store

@@ -67,6 +67,14 @@ class SqliteStore final : public Store {
   absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) override;
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() override;
 
+  absl::StatusOr<hpo::v1::ApiToken> InsertToken(const hpo::v1::ApiToken& token,
+                                                const std::string& secret_sha256) override;
+  absl::StatusOr<std::optional<hpo::v1::ApiToken>> FindTokenBySecretHash(
+      const std::string& secret_sha256) override;
+  absl::StatusOr<std::vector<hpo::v1::ApiToken>> ListTokens() override;
+  absl::StatusOr<hpo::v1::ApiToken> RevokeToken(int64_t token_id) override;
+  absl::StatusOr<int64_t> Backup(const std::string& path) override;
+
  private:
   SqliteStore(sqlite::Database db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
   absl::Status FillProgress(hpo::v1::Experiment& experiment);

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hpo/v1/admin_service.pb.h"
 #include "hpo/v1/experiment.pb.h"
 #include "hpo/v1/trial_service.pb.h"
 
@@ -122,6 +123,24 @@ class Store {
   virtual absl::Status TouchWorker(const std::string& worker_id) = 0;
   virtual absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) = 0;
   virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
+
+  // --- API tokens (only the SHA-256 of a secret is stored) ---
+
+  // ALREADY_EXISTS for a duplicate name or secret hash.
+  virtual absl::StatusOr<hpo::v1::ApiToken> InsertToken(const hpo::v1::ApiToken& token,
+                                                        const std::string& secret_sha256) = 0;
+  // The token with this secret hash, revoked or not; nullopt if none.
+  virtual absl::StatusOr<std::optional<hpo::v1::ApiToken>> FindTokenBySecretHash(
+      const std::string& secret_sha256) = 0;
+  virtual absl::StatusOr<std::vector<hpo::v1::ApiToken>> ListTokens() = 0;
+  // Sets the revoke time (kept when already revoked). NOT_FOUND if unknown.
+  virtual absl::StatusOr<hpo::v1::ApiToken> RevokeToken(int64_t token_id) = 0;
+
+  // --- Backups ---
+
+  // Copies the database to the new file `path` with SQLite's online backup API; returns its
+  // size in bytes. ALREADY_EXISTS if `path` exists. Must not run inside Transact().
+  virtual absl::StatusOr<int64_t> Backup(const std::string& path) = 0;
 };
 
 }  // namespace hpo::store

@@ -21,12 +21,12 @@ using ::testing::HasSubstr;
 // Lets requests carrying "Authorization: Bearer good" through; counts every call.
 class TokenAuthorizer : public HttpAuthorizer {
  public:
-  absl::Status Authorize(const HttpRequestInfo& request) override {
+  absl::StatusOr<std::string> Authorize(const HttpRequestInfo& request) override {
     ++calls;
     const auto it = request.headers.find("authorization");
     if (it == request.headers.end()) return absl::UnauthenticatedError("missing token");
     if (it->second != "Bearer good") return absl::PermissionDeniedError("token refused");
-    return absl::OkStatus();
+    return std::string();
   }
   std::atomic<int> calls{0};
 };
