@@ -1,6 +1,10 @@
 #include "server/auth/guards.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 
 namespace hpo::auth {
@@ -21,6 +25,18 @@ absl::StatusOr<std::string> DashboardGuard::Authorize(const dashboard::HttpReque
   std::string authorization;
   const auto it = request.headers.find("authorization");
   if (it != request.headers.end()) authorization = it->second;
+  // The page keeps its token in a same-site cookie: fetch and download links send it.
+  if (authorization.empty()) {
+    const auto cookie = request.headers.find("cookie");
+    if (cookie != request.headers.end()) {
+      for (absl::string_view part : absl::StrSplit(cookie->second, ';')) {
+        part = absl::StripAsciiWhitespace(part);
+        if (absl::ConsumePrefix(&part, "hpo_token=")) {
+          authorization = absl::StrCat("Bearer ", part);
+        }
+      }
+    }
+  }
   HPO_ASSIGN_OR_RETURN(Principal principal,
                        access_->Authenticate(authorization, request.remote_addr));
   if (principal.role == hpo::v1::ROLE_WORKER) {

@@ -29,7 +29,8 @@ class DashboardGuard final : public dashboard::HttpAuthorizer {
  public:
   explicit DashboardGuard(AccessControl* access) : access_(access) {}
   // The page's static files hold no data and are public; every /api/ request needs a token
-  // (when auth is on) of a role that may read, and is rate limited. Returns the project scope.
+  // (when auth is on: "Authorization: Bearer" or the page's hpo_token cookie) of a role that may
+  // read, and is rate limited. Returns the project scope.
   absl::StatusOr<std::string> Authorize(const dashboard::HttpRequestInfo& request) override;
 
  private:

@@ -246,11 +246,13 @@ class SecurityTest(unittest.TestCase):
         self.assertNotIn(carol, db)
         self.assertNotIn(self.admin, db)
 
-    def https(self, path, token=None):
+    def https(self, path, token=None, cookie=None):
         context = ssl.create_default_context(cafile=self.certs["ca.pem"])
         request = urllib.request.Request("https://127.0.0.1:%d%s" % (self.http_port, path))
         if token:
             request.add_header("Authorization", "Bearer " + token)
+        if cookie:
+            request.add_header("Cookie", "theme=light; hpo_token=" + cookie)
         try:
             with urllib.request.urlopen(request, context=context, timeout=30) as r:
                 return r.status, r.read()
@@ -270,6 +272,17 @@ class SecurityTest(unittest.TestCase):
         status, _ = self.https("/api/v1/experiments", self.alice_worker)
         self.assertEqual(status, 403)
         status, _ = self.https("/api/v1/experiments/%d" % self.beta, self.admin)
+        self.assertEqual(status, 200)
+        # The page's cookie works like the header (the CSV link relies on it).
+        status, body = self.https("/api/v1/experiments/%d/observations.csv" % self.alpha,
+                                  cookie=self.alice)
+        self.assertEqual(status, 200)
+        self.assertTrue(body.startswith(b"ID,"))
+        status, _ = self.https("/api/v1/experiments/%d/observations.csv" % self.beta,
+                               cookie=self.alice)
+        self.assertEqual(status, 403)
+        # The page itself is public (it holds no data) and served over TLS.
+        status, _ = self.https("/")
         self.assertEqual(status, 200)
 
     def test_online_backup_while_writing_and_restore(self):

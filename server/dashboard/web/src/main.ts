@@ -1,10 +1,11 @@
 // Entry: hash router (#/ and #/experiments/{id}) and live refresh by polling /api/v1/revision.
 import './style.css';
-import { api } from './api';
+import { api, ApiError } from './api';
 import { el } from './format';
 import { ExperimentView } from './experiment';
 import { ListView } from './list';
 import { showError, View } from './view';
+import { clearToken, hasToken, showSignIn } from './auth';
 
 const POLL_MS = 2000;
 
@@ -69,6 +70,10 @@ async function refreshView(fetchRevision: boolean): Promise<void> {
       if (v === view) showError(null);
     } catch (e) {
       if (v === view) showError(e instanceof Error ? e.message : String(e));
+      if (e instanceof ApiError && e.status === 401) {
+        if (hasToken()) clearToken();
+        showSignIn(() => void refreshView(true));
+      }
     }
     if (v === view && rev !== null) {
       lastRevision = rev;
