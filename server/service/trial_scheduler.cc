@@ -199,7 +199,10 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
   v1::ProgressDecision decision;
   absl::MutexLock lock(&manager_->mu_);
   store::Store* store = manager_->store_;
-  HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+  bool stored_new = false;
+  int64_t experiment_id = 0, suggestion_id = 0;
+  v1::Checkpoint finite;
+  const absl::Status status = store->Transact([&]() -> absl::Status {
     HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(report.suggestion_id()));
     if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != report.worker_id()) {
       return NotHeldBy(s, report.worker_id());
@@ -207,7 +210,8 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
     HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
     // Non-finite values are the regulator's business (divergence), so they pass validation here
     // and are kept out of the store.
-    v1::Checkpoint finite = checkpoint, checked = checkpoint;
+    finite = checkpoint;
+    v1::Checkpoint checked = checkpoint;
     finite.clear_metrics();
     for (auto& m : *checked.mutable_metrics()) {
       if (std::isfinite(m.value())) {
@@ -226,9 +230,22 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
     if (finite.metrics_size() > 0) {
       absl::Status inserted = store->InsertCheckpoint(s.id(), finite);
       if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;  // resent step
+      stored_new = inserted.ok();
     }
-    // Every learning curve of the experiment; this trial's last point as reported (raw).
-    HPO_ASSIGN_OR_RETURN(auto curves, store->ListExperimentCheckpoints(e.id()));
+    // Every learning curve of the experiment (cached, see curves_); this trial's last point as
+    // reported (raw).
+    auto cached = curves_.find(e.id());
+    if (cached == curves_.end()) {
+      HPO_ASSIGN_OR_RETURN(auto loaded, store->ListExperimentCheckpoints(e.id()));
+      if (stored_new) {  // the store already holds this report's point: keep the cache without it
+        auto& own = loaded[s.id()];
+        if (!own.empty() && own.back().step() == finite.step()) own.pop_back();
+      }
+      cached = curves_.emplace(e.id(), std::move(loaded)).first;
+    }
+    const auto& curves = cached->second;
+    experiment_id = e.id();
+    suggestion_id = s.id();
     HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> all, store->ListSuggestions(e.id(), {}));
     pruning::TrialCurve trial;
     std::vector<pruning::TrialCurve> others;
@@ -270,7 +287,16 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
       decision.set_decision(v1::DECISION_CONTINUE);
     }
     return store->UpdateSuggestion(s);
-  }));
+  });
+  if (!status.ok()) {
+    // A rolled-back point may be in the cache if this call loaded it: reload next time.
+    if (stored_new) curves_.erase(experiment_id);
+    return status;
+  }
+  if (stored_new && suggestion_id != 0) {
+    auto cached = curves_.find(experiment_id);
+    if (cached != curves_.end()) cached->second[suggestion_id].push_back(finite);
+  }
   return decision;
 }
 

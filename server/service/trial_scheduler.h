@@ -21,9 +21,12 @@
 #ifndef HPO_SERVER_SERVICE_TRIAL_SCHEDULER_H_
 #define HPO_SERVER_SERVICE_TRIAL_SCHEDULER_H_
 
+#include <map>
 #include <string>
+#include <vector>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -75,6 +78,11 @@ class TrialScheduler {
   ExperimentManager* manager_;
   Clock* clock_;
   TrialSchedulerOptions options_;
+  // Learning curves by experiment for the pruner: loaded from the store on an experiment's first
+  // report, then appended after each committed checkpoint (ReportProgress is the only writer of
+  // checkpoints), so a report costs O(suggestions), not O(all stored points). Guarded by
+  // manager_->mu_.
+  absl::flat_hash_map<int64_t, std::map<int64_t, std::vector<v1::Checkpoint>>> curves_;
   absl::Mutex reaper_mu_;
   bool stopping_ ABSL_GUARDED_BY(reaper_mu_) = false;
   std::thread reaper_;
