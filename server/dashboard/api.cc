@@ -14,6 +14,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/dashboard/insights.h"
 #include "server/pruning/curve.h"
+#include "server/service/best_assignments.h"
 
 namespace hpo::dashboard {
 namespace {
@@ -329,9 +330,14 @@ ApiResponse DashboardApi::Improvement(int64_t id) {
   const Metric* primary = PrimaryMetric(*e);
   json points = json::array();
   if (primary != nullptr) {
-    for (const ImprovementPoint& p :
-         dashboard::Improvement(*observations, primary->name(), Maximizes(*primary))) {
-      points.push_back({{"trial", p.trial}, {"value", p.value}, {"best", p.best}});
+    std::vector<bool> feasible;
+    for (const Observation& o : *observations) feasible.push_back(service::IsFeasible(*e, o));
+    for (const ImprovementPoint& p : dashboard::Improvement(*observations, primary->name(),
+                                                            Maximizes(*primary), feasible)) {
+      points.push_back({{"trial", p.trial},
+                        {"value", p.value},
+                        {"feasible", p.feasible},
+                        {"best", p.best ? json(*p.best) : json(nullptr)}});
     }
   }
   return Json(json{{"metric", primary ? primary->name() : ""},

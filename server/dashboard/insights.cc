@@ -31,19 +31,19 @@ std::optional<double> MetricOf(const Observation& observation, const std::string
 }
 
 std::vector<ImprovementPoint> Improvement(const std::vector<Observation>& observations,
-                                          const std::string& metric, bool maximize) {
+                                          const std::string& metric, bool maximize,
+                                          const std::vector<bool>& feasible) {
   std::vector<ImprovementPoint> points;
+  std::optional<double> best;
   for (size_t i = 0; i < observations.size(); ++i) {
     const std::optional<double> value = MetricOf(observations[i], metric);
     if (!value) continue;
     ImprovementPoint point;
     point.trial = static_cast<int>(i) + 1;
     point.value = *value;
-    point.best = *value;
-    if (!points.empty()) {
-      const double best = points.back().best;
-      point.best = maximize ? std::max(best, *value) : std::min(best, *value);
-    }
+    point.feasible = feasible.empty() || feasible[i];
+    if (point.feasible && (!best || (maximize ? *value > *best : *value < *best))) best = value;
+    point.best = best;
     points.push_back(point);
   }
   return points;

@@ -24,13 +24,16 @@ bool Maximizes(const hpo::v1::Metric& metric);
 std::optional<double> MetricOf(const hpo::v1::Observation& observation, const std::string& metric);
 
 struct ImprovementPoint {
-  int trial = 0;      // 1-based position among all observations, failed ones included
-  double value = 0;   // the observation's value
-  double best = 0;    // best value up to and including this trial
+  int trial = 0;                // 1-based position among all observations, failed ones included
+  double value = 0;             // the observation's value
+  bool feasible = true;         // meets the experiment's constraints
+  std::optional<double> best;   // best feasible value up to and including this trial
 };
-// One point per observation with a finite `metric` value, in order.
+// One point per observation with a finite `metric` value, in order. `feasible[i]` (empty: all
+// feasible) says whether observation i meets the constraints; only those count for `best`.
 std::vector<ImprovementPoint> Improvement(const std::vector<hpo::v1::Observation>& observations,
-                                          const std::string& metric, bool maximize);
+                                          const std::string& metric, bool maximize,
+                                          const std::vector<bool>& feasible = {});
 
 struct ParameterImportance {
   std::string parameter;

@@ -157,6 +157,8 @@ TEST_F(DashboardApiTest, ObservationsImprovementParetoConstraintsAndSources) {
   const json up = Get(base + "/improvement");
   EXPECT_EQ(up["metric"], "auc");
   ASSERT_EQ(up["points"].size(), 4u);
+  // Trial 3 (auc 0.6) violates the size constraint: plotted, not feasible.
+  EXPECT_EQ(up["points"][2]["feasible"], false);
   EXPECT_DOUBLE_EQ(up["points"][2]["best"].get<double>(), 0.8);
   EXPECT_DOUBLE_EQ(up["points"][3]["best"].get<double>(), 0.9);
 

@@ -72,9 +72,16 @@ TEST(ImprovementTest, BestSoFarSkipsFailedButKeepsTrialNumbers) {
   EXPECT_EQ(up[1].trial, 3);
   EXPECT_EQ(up[2].trial, 4);
   EXPECT_DOUBLE_EQ(up[2].value, 0.6);
-  EXPECT_DOUBLE_EQ(up[2].best, 0.7);
+  EXPECT_DOUBLE_EQ(*up[2].best, 0.7);
   const auto down = Improvement(obs, "auc", /*maximize=*/false);
-  EXPECT_DOUBLE_EQ(down[2].best, 0.5);
+  EXPECT_DOUBLE_EQ(*down[2].best, 0.5);
+  // Infeasible points are plotted but never the best.
+  const auto constrained = Improvement(obs, "auc", true, {false, true, false, true});
+  ASSERT_EQ(constrained.size(), 3u);
+  EXPECT_FALSE(constrained[0].best.has_value());
+  EXPECT_FALSE(constrained[1].feasible);
+  EXPECT_FALSE(constrained[1].best.has_value());
+  EXPECT_DOUBLE_EQ(*constrained[2].best, 0.6);
   EXPECT_THAT(Improvement(obs, "missing", true), IsEmpty());
 }
 

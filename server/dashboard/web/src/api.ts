@@ -64,7 +64,7 @@ export interface ObservationRow {
 export interface Improvement {
   metric: string;
   objective: string;
-  points: { trial: number; value: number; best: number }[];
+  points: { trial: number; value: number; feasible?: boolean; best: number | null }[];
 }
 
 export interface Importance {

@@ -352,7 +352,12 @@ export class ExperimentView implements View {
           {
             name: 'observation',
             type: 'scatter',
-            data: pts.map((p) => [p.trial, p.value]),
+            // Points that violate a constraint are grey: plotted, never the best.
+            data: pts.map((p) =>
+              p.feasible === false
+                ? { value: [p.trial, p.value], itemStyle: { color: '#b0b0b0' } }
+                : [p.trial, p.value],
+            ),
             symbolSize: large ? 3 : 6,
             large,
             largeThreshold: LARGE,
@@ -364,7 +369,7 @@ export class ExperimentView implements View {
             type: 'line',
             step: 'end',
             showSymbol: false,
-            data: pts.map((p) => [p.trial, p.best]),
+            data: pts.map((p) => [p.trial, p.best ?? '-']),
             lineStyle: { color: COLORS.best, width: 2 },
             itemStyle: { color: COLORS.best },
             sampling: 'lttb',
