@@ -13,6 +13,8 @@ PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev chromium
   # DLRM trainer: LibTorch (oneDNN inside) on OpenBLAS's OpenMP build (never the netlib BLAS)
   libtorch-dev libopenblas0-openmp libopenblas-dev
+  # distributed DLRM training: Gloo headers for c10d's ProcessGroupGloo (the library comes with LibTorch)
+  libgloo-dev
   # Python client and tests
   python3 python3-grpcio python3-protobuf
   # benchmarks: Optuna 3.1 and PyTorch 1.13 side by side with hpo

@@ -21,6 +21,8 @@
 #include "trainer/data/criteo_tsv.h"
 #include "trainer/data/dataset.h"
 #include "trainer/data/synthetic.h"
+#include "trainer/distributed.h"
+#include "trainer/distributed_data.h"
 #include "trainer/dlrm/dlrm.h"
 #include "trainer/metrics/auc.h"
 #include "trainer/optim/lr_schedule.h"
@@ -130,7 +132,9 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenData(const TrainOptions& o, const s
   return ReadCriteoTsv(path, tsv);
 }
 
-absl::StatusOr<std::unique_ptr<RunData>> PrepareData(const TrainOptions& o) {
+// With world > 1, rank `rank`'s part of every training and evaluation batch
+// (trainer/distributed_data.h); the schedule is the single-process one.
+absl::StatusOr<std::unique_ptr<RunData>> PrepareData(const TrainOptions& o, int world = 1, int rank = 0) {
   auto data = std::make_unique<RunData>();
   if (o.data.source == DataSource::kSynthetic) {
     SyntheticOptions so;
@@ -149,12 +153,18 @@ absl::StatusOr<std::unique_ptr<RunData>> PrepareData(const TrainOptions& o) {
                                                : o.data.synthetic_test_examples;
     for (int64_t first = 0; first < n_test; first += o.eval_batch_size) {
       Batch b;
-      g->GenerateBatch(kSyntheticTestOffset + first, std::min(o.eval_batch_size, n_test - first), &b);
+      const ShardRange part = ShardOf(std::min(o.eval_batch_size, n_test - first), world, rank);
+      g->GenerateBatch(kSyntheticTestOffset + first + part.begin, part.size(), &b);
       data->eval_batches.push_back(std::move(b));
     }
     // Each training seed reads its own stretch of the endless example stream.
     const int64_t base = static_cast<int64_t>(o.seed % 65536) << 24;
     const int64_t bs = o.batch_size;
+    if (world > 1) {
+      data->loader = std::make_unique<BatchLoader>(ShardedSyntheticBatches(g, base, bs, world, rank),
+                                                   o.data.prefetch_batches);
+      return data;
+    }
     data->loader = std::make_unique<BatchLoader>(
         [g, base, bs](int64_t i, Batch* b) {
           g->GenerateBatch(base + i * bs, bs, b);
@@ -197,7 +207,8 @@ absl::StatusOr<std::unique_ptr<RunData>> PrepareData(const TrainOptions& o) {
   data->num_dense = train.layout().num_dense;
   for (int64_t first = test_begin; first < test_end; first += o.eval_batch_size) {
     std::vector<int64_t> ids;
-    for (int64_t i = first; i < std::min(test_end, first + o.eval_batch_size); ++i) ids.push_back(i);
+    const ShardRange part = ShardOf(std::min(test_end, first + o.eval_batch_size) - first, world, rank);
+    for (int64_t i = first + part.begin; i < first + part.end; ++i) ids.push_back(i);
     Batch b;
     GatherBatch(*test, ids, &b);
     data->eval_batches.push_back(std::move(b));
@@ -208,6 +219,11 @@ absl::StatusOr<std::unique_ptr<RunData>> PrepareData(const TrainOptions& o) {
   lo.max_epochs = o.max_epochs;
   lo.seed = o.seed;
   lo.prefetch = o.data.prefetch_batches;
+  if (world > 1) {
+    data->loader = std::make_unique<BatchLoader>(
+        ShardedDatasetBatches(data->train_set.get(), 0, train_end, lo, world, rank), lo.prefetch);
+    return data;
+  }
   data->loader = std::make_unique<BatchLoader>(data->train_set.get(), 0, train_end, lo);
   return data;
 }
@@ -246,6 +262,37 @@ void DenseStep(OptimizerKind kind, const TrainOptions& o, std::vector<torch::Ten
     }
     p.mutable_grad() = torch::Tensor();
   }
+}
+
+DenseState InitDenseState(OptimizerKind kind, const TrainOptions& o, std::vector<torch::Tensor>& params) {
+  DenseState st;
+  for (auto& p : params) {
+    if (kind == OptimizerKind::kAdagrad) st.m.push_back(torch::full_like(p, o.adagrad_initial_accumulator));
+    if (kind == OptimizerKind::kLamb || kind == OptimizerKind::kHybrid) {
+      st.m.push_back(torch::zeros_like(p));
+      st.v.push_back(torch::zeros_like(p));
+    }
+    if (kind == OptimizerKind::kSplitSgd) {
+      torch::NoGradGuard no_grad;
+      st.lower.push_back(torch::empty(p.sizes(), torch::kInt16));
+      SplitFloatWeights({p.data_ptr<float>(), static_cast<size_t>(p.numel())},
+                        {reinterpret_cast<uint16_t*>(st.lower.back().data_ptr<int16_t>()), static_cast<size_t>(p.numel())});
+    }
+  }
+  return st;
+}
+
+SparseUpdate MakeSparseUpdate(OptimizerKind kind, const TrainOptions& o) {
+  SparseUpdate su;
+  su.kind = kind == OptimizerKind::kAdagrad ? SparseUpdate::Kind::kAdagrad
+            : kind == OptimizerKind::kLamb  ? SparseUpdate::Kind::kLamb
+            : kind == OptimizerKind::kSplitSgd ? SparseUpdate::Kind::kSplitSgd
+                                               : SparseUpdate::Kind::kSgd;
+  su.lamb = LambHyper{static_cast<float>(o.lamb_beta1), static_cast<float>(o.lamb_beta2),
+                      static_cast<float>(o.lamb_epsilon), static_cast<float>(o.weight_decay)};
+  su.adagrad_eps = static_cast<float>(o.adagrad_epsilon);
+  su.adagrad_init = static_cast<float>(o.adagrad_initial_accumulator);
+  return su;
 }
 
 struct EvalResult {
@@ -291,29 +338,8 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
   HPO_RETURN_IF_ERROR(ValidateDlrmOptions(mo));
   DLRM model(mo);
   std::vector<torch::Tensor> params = model->DenseParameters();
-  DenseState st;
-  for (auto& p : params) {
-    if (kind == OptimizerKind::kAdagrad) st.m.push_back(torch::full_like(p, o.adagrad_initial_accumulator));
-    if (kind == OptimizerKind::kLamb || kind == OptimizerKind::kHybrid) {
-      st.m.push_back(torch::zeros_like(p));
-      st.v.push_back(torch::zeros_like(p));
-    }
-    if (kind == OptimizerKind::kSplitSgd) {
-      torch::NoGradGuard no_grad;
-      st.lower.push_back(torch::empty(p.sizes(), torch::kInt16));
-      SplitFloatWeights({p.data_ptr<float>(), static_cast<size_t>(p.numel())},
-                        {reinterpret_cast<uint16_t*>(st.lower.back().data_ptr<int16_t>()), static_cast<size_t>(p.numel())});
-    }
-  }
-  SparseUpdate su;
-  su.kind = kind == OptimizerKind::kAdagrad ? SparseUpdate::Kind::kAdagrad
-            : kind == OptimizerKind::kLamb  ? SparseUpdate::Kind::kLamb
-            : kind == OptimizerKind::kSplitSgd ? SparseUpdate::Kind::kSplitSgd
-                                               : SparseUpdate::Kind::kSgd;
-  su.lamb = LambHyper{static_cast<float>(o.lamb_beta1), static_cast<float>(o.lamb_beta2),
-                      static_cast<float>(o.lamb_epsilon), static_cast<float>(o.weight_decay)};
-  su.adagrad_eps = static_cast<float>(o.adagrad_epsilon);
-  su.adagrad_init = static_cast<float>(o.adagrad_initial_accumulator);
+  DenseState st = InitDenseState(kind, o, params);
+  SparseUpdate su = MakeSparseUpdate(kind, o);
 
   TrainResult result;
   result.parameters = model->NumParameters();
@@ -425,6 +451,212 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
   return result;
 }
 
+// One rank of a distributed run (trainer/distributed.h): the loop of TrainImpl, with the
+// embedding lookups and updates going through DistributedEmbedding, MLP gradients
+// all-reduced, and evaluation gathered so that every rank computes the same metrics.
+// Every rank issues the same collectives in the same order.
+absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const ProgressCallback& progress) {
+  HPO_RETURN_IF_ERROR(ValidateTrainOptions(o));
+  HPO_ASSIGN_OR_RETURN(OptimizerKind kind, ParseOptimizer(o.optimizer));
+  const LrSchedule schedule = ScheduleOf(o);
+  torch::set_num_threads(o.threads);
+  torch::manual_seed(o.seed);
+  KeepStepBuffersInHeap();
+  const int world = o.world_size, rank = o.rank;
+
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<RunData> data, PrepareData(o, world, rank));
+  DlrmOptions mo(data->table_sizes);
+  mo.num_dense_features(data->num_dense).embedding_dim(o.embedding_dim).bottom_mlp(o.bottom_mlp)
+      .top_mlp(TopWidths(o.top_mlp)).interaction_self(o.interaction_self).bf16(kind == OptimizerKind::kSplitSgd);
+  HPO_RETURN_IF_ERROR(ValidateDlrmOptions(mo));
+  PlannerOptions po;
+  po.world_size = world;
+  po.embedding_dim = o.embedding_dim;
+  po.replicate_below_rows = o.dist_replicate_below_rows;
+  HPO_ASSIGN_OR_RETURN(TablePlan plan, PlanTables(data->table_sizes, po));
+  DistConfig dc;
+  dc.world_size = world;
+  dc.rank = rank;
+  dc.master_addr = o.master_addr;
+  dc.master_port = o.master_port;
+  dc.timeout_seconds = o.dist_timeout_seconds;
+  std::unique_ptr<Communicator> comm = Communicator::Connect(dc);
+  if (rank == 0 && std::getenv("HPO_TRAINER_PROFILE") != nullptr) {
+    std::fprintf(stderr, "table plan: %s\n", plan.Describe().c_str());
+  }
+  DistributedEmbedding emb(comm.get(), plan, data->table_sizes, o.embedding_dim, mo.bf16());
+  DLRM model = BuildDistributedModel(mo, o.seed, emb);
+  std::vector<torch::Tensor> params = model->DenseParameters();
+  DenseState st = InitDenseState(kind, o, params);
+  SparseUpdate su = MakeSparseUpdate(kind, o);
+  const int64_t f_count = static_cast<int64_t>(data->table_sizes.size());
+  const int64_t train_cap = (o.batch_size + world - 1) / world;
+  const int64_t eval_cap = (o.eval_batch_size + world - 1) / world;
+
+  TrainResult result;
+  result.parameters = 0;
+  for (const auto& p : params) result.parameters += p.numel();
+  for (int64_t rows : data->table_sizes) result.parameters += rows * o.embedding_dim;
+  result.flops_per_sample = 6.0 * ForwardMacsPerSample(mo);
+  const bool know_probability = std::all_of(data->eval_batches.begin(), data->eval_batches.end(),
+                                            [](const Batch& b) { return b.probability.size() == static_cast<size_t>(b.size); });
+  {
+    // Every rank holds only its part of the evaluation set: gather (probability, label).
+    std::vector<float> local;
+    for (const Batch& b : data->eval_batches) {
+      for (int64_t i = 0; i < b.size; ++i) {
+        local.push_back(know_probability ? b.probability[static_cast<size_t>(i)] : 0.0f);
+        local.push_back(b.labels[static_cast<size_t>(i)]);
+      }
+    }
+    auto t = torch::from_blob(local.data(), {static_cast<int64_t>(local.size()) / 2, 2}).clone();
+    auto flag = torch::full({1}, know_probability ? 1.0f : 0.0f);
+    comm->AllReduceSum({flag});
+    auto all = comm->AllGatherRows(t).contiguous();
+    if (flag.item<float>() == static_cast<float>(world) && all.size(0) > 0) {
+      std::vector<float> probs, labels;
+      const float* a = all.data_ptr<float>();
+      for (int64_t i = 0; i < all.size(0); ++i) {
+        probs.push_back(a[2 * i]);
+        labels.push_back(a[2 * i + 1]);
+      }
+      auto bayes = RocAuc(probs, labels);
+      if (bayes.ok()) result.bayes_auc = *bayes;
+    }
+  }
+
+  auto evaluate = [&]() -> absl::StatusOr<EvalResult> {
+    torch::NoGradGuard no_grad;
+    std::vector<float> local;  // (logit, label) pairs
+    for (const Batch& b : data->eval_batches) {
+      auto dense = torch::from_blob(const_cast<float*>(b.dense.data()), {b.size, data->num_dense});
+      auto idx = torch::from_blob(const_cast<int32_t*>(b.indices.data()), {f_count, b.size}, torch::kInt32);
+      auto out = model->forward(dense, emb.Forward(idx, eval_cap)).contiguous();
+      for (int64_t i = 0; i < b.size; ++i) {
+        local.push_back(out.data_ptr<float>()[i]);
+        local.push_back(b.labels[static_cast<size_t>(i)]);
+      }
+    }
+    auto t = torch::from_blob(local.data(), {static_cast<int64_t>(local.size()) / 2, 2}).clone();
+    auto all = comm->AllGatherRows(t).contiguous();
+    std::vector<float> logits, labels;
+    const float* a = all.data_ptr<float>();
+    for (int64_t i = 0; i < all.size(0); ++i) {
+      logits.push_back(a[2 * i]);
+      labels.push_back(a[2 * i + 1]);
+    }
+    EvalResult r;
+    for (float x : logits) {
+      if (!std::isfinite(x)) {
+        r.finite = false;
+        return r;
+      }
+    }
+    HPO_ASSIGN_OR_RETURN(r.auc, RocAuc(logits, labels));
+    HPO_ASSIGN_OR_RETURN(r.logloss, LogLossFromLogits(logits, labels));
+    return r;
+  };
+
+  const auto start = Clock::now();
+  double step_seconds = 0.0, window_step_seconds = 0.0, loss_sum = 0.0;
+  int64_t loss_count = 0, examples = 0, window_examples = 0, step = 0;
+  double lr = schedule.At(0);
+  model->train();
+
+  auto report = [&]() -> absl::StatusOr<bool> {  // returns true to stop (on every rank)
+    model->eval();
+    HPO_ASSIGN_OR_RETURN(EvalResult ev, evaluate());
+    model->train();
+    if (!ev.finite) {
+      result.outcome = TrainOutcome::kDiverged;
+      result.failure_reason = absl::StrCat("evaluation logits are not finite at step ", step, " (learning rate ", lr, ")");
+      return true;
+    }
+    StepMetrics m;
+    m.step = step;
+    m.examples = examples;
+    m.elapsed_seconds = Seconds(start, Clock::now());
+    m.learning_rate = lr;
+    m.train_loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count) : 0.0;
+    m.eval_auc = ev.auc;
+    m.eval_logloss = ev.logloss;
+    m.samples_per_second = window_step_seconds > 0 ? static_cast<double>(window_examples) / window_step_seconds : 0.0;
+    loss_sum = 0.0;
+    loss_count = 0;
+    window_examples = 0;
+    window_step_seconds = 0.0;
+    result.history.push_back(m);
+    result.final_metrics = m;
+    // Rank 0 decides (the worker that leased the trial runs rank 0).
+    const bool stop_here = rank == 0 && progress && progress(m) == Decision::kStop;
+    if (comm->Broadcast(torch::full({1}, stop_here ? 1 : 0, torch::kInt32)).item<int32_t>() != 0) {
+      result.outcome = TrainOutcome::kStopped;
+      return true;
+    }
+    return false;
+  };
+
+  bool stopped = false;
+  while (o.max_steps == 0 || step < o.max_steps) {
+    std::optional<Batch> batch = data->loader->Next();
+    if (!batch) break;  // the schedule is global: every rank ends at the same step
+    const auto t0 = Clock::now();
+    const int64_t bsz = batch->size;
+    auto dense = torch::from_blob(batch->dense.data(), {bsz, data->num_dense});
+    auto idx = torch::from_blob(batch->indices.data(), {f_count, bsz}, torch::kInt32);
+    auto labels = torch::from_blob(batch->labels.data(), {bsz});
+    lr = schedule.At(step);
+    auto pooled = emb.Forward(idx, train_cap).requires_grad_(true);
+    const int64_t global_n = emb.global_batch();
+    auto logits = model->forward(dense, pooled);
+    // The gradient of the global mean loss with respect to the local logits, computed
+    // as ATen's BCE-with-logits backward does for the whole batch ((sigmoid(x) - y) / N),
+    // so that every example's gradient is bit-identical to a single-process run's; the
+    // ranks' MLP gradients then sum to the single-process gradient.
+    torch::Tensor loss_total;
+    {
+      torch::NoGradGuard no_grad;
+      auto x = logits.detach();
+      loss_total = torch::binary_cross_entropy_with_logits(x, labels, {}, {}, torch::Reduction::Sum).reshape({1});
+      logits.backward((x.sigmoid() - labels).div_(static_cast<double>(global_n)));
+    }
+    std::vector<torch::Tensor> bucket;
+    for (auto& p : params) bucket.push_back(p.grad());
+    bucket.push_back(loss_total);
+    comm->AllReduceSum(bucket);
+    const double loss_value = loss_total.item<double>() / static_cast<double>(global_n);
+    if (!std::isfinite(loss_value)) {
+      result.outcome = TrainOutcome::kDiverged;
+      result.failure_reason = absl::StrCat("training loss is ", loss_value, " at step ", step,
+                                           " (learning rate ", lr, ")");
+      break;
+    }
+    DenseStep(kind, o, params, st, static_cast<float>(lr), step + 1);
+    su.lr = static_cast<float>(lr);
+    su.step = step + 1;
+    emb.Backward(pooled.grad(), su);
+    const double dt = Seconds(t0, Clock::now());
+    step_seconds += dt;
+    window_step_seconds += dt;
+    ++step;
+    examples += global_n;
+    window_examples += global_n;
+    loss_sum += loss_value;
+    ++loss_count;
+    if (o.eval_every > 0 && step % o.eval_every == 0) {
+      HPO_ASSIGN_OR_RETURN(stopped, report());
+      if (stopped) break;
+    }
+  }
+  if (!stopped && result.outcome != TrainOutcome::kDiverged && (result.history.empty() || result.history.back().step != step)) {
+    HPO_ASSIGN_OR_RETURN(stopped, report());
+  }
+  result.final_metrics.step = step;
+  result.train_seconds = step_seconds;
+  result.train_samples_per_second = step_seconds > 0 ? static_cast<double>(examples) / step_seconds : 0.0;
+  return result;
+}
+
 }  // namespace
 
 absl::StatusOr<DataSource> ParseDataSource(const std::string& name) {
@@ -461,11 +693,39 @@ absl::Status ValidateTrainOptions(const TrainOptions& o) {
   if (!(o.lamb_beta1 >= 0 && o.lamb_beta1 < 1 && o.lamb_beta2 >= 0 && o.lamb_beta2 < 1 && o.lamb_epsilon > 0)) {
     return absl::InvalidArgumentError("LAMB betas must be in [0, 1) and epsilon > 0");
   }
+  if (o.world_size < 1 || o.rank < 0 || o.rank >= o.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("rank ", o.rank, " is not in [0, world_size ", o.world_size, ")"));
+  }
+  if (o.world_size > 1) {
+    if (o.batch_size < o.world_size || o.eval_batch_size < o.world_size) {
+      return absl::InvalidArgumentError("batch sizes must be >= world_size (every rank needs examples)");
+    }
+    if (o.master_addr.empty() || o.master_port < 1 || o.master_port > 65535) {
+      return absl::InvalidArgumentError("distributed training needs master_addr and a master_port in [1, 65535]");
+    }
+    if (!(o.dist_timeout_seconds > 0)) return absl::InvalidArgumentError("dist_timeout_seconds must be > 0");
+    if (o.dist_replicate_below_rows < 0) return absl::InvalidArgumentError("dist_replicate_below_rows must be >= 0");
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<TrainResult> Train(const TrainOptions& options, ProgressCallback progress) {
   // The one place where LibTorch's exceptions become statuses.
+  if (options.world_size > 1) {
+    // A peer that died or hung surfaces as an exception from a collective (Gloo's
+    // timeout or a closed connection): Unavailable, so the caller may retry the trial.
+    try {
+      return TrainDistributedImpl(options, progress);
+    } catch (const c10::Error& e) {
+      return absl::UnavailableError(absl::StrCat("distributed training (rank ", options.rank, " of ",
+                                                 options.world_size, "): ", e.what_without_backtrace()));
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError("out of memory building or training the model");
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("distributed training (rank ", options.rank, " of ",
+                                                 options.world_size, "): ", e.what()));
+    }
+  }
   try {
     return TrainImpl(options, progress);
   } catch (const c10::Error& e) {

@@ -126,6 +126,23 @@ struct TrainOptions {
   int threads = 1;
   uint64_t seed = 0;
   DataOptions data;
+
+  // ---- Distributed (one trial, several processes; docs/design.md "Distributed training") ----
+  // world_size > 1: this process is rank `rank` of `world_size`, which rendezvous through
+  // a TCP store that rank 0 hosts at master_addr:master_port and train one model
+  // together with c10d/Gloo: each rank trains on its batch_size / world_size part of
+  // every global batch (batch_size stays the global batch) and reads only that part of
+  // the data; MLP gradients are all-reduced; embedding tables with fewer than
+  // dist_replicate_below_rows rows are replicated, the others live on one rank each.
+  // Every rank gets the same TrainResult; the progress callback runs on rank 0 only and
+  // its decision applies to all. A collective that waits longer than
+  // dist_timeout_seconds (a dead or stuck rank) fails the run with Unavailable.
+  int world_size = 1;
+  int rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  double dist_timeout_seconds = 300;
+  int64_t dist_replicate_below_rows = 100'000;
 };
 
 // One observation of a run, delivered at every evaluation.

@@ -4,6 +4,8 @@
 //   dlrm-train --data=binary --train_path=train.bin --test_path=test.bin --optimizer=hybrid
 //       --lr=0.02 --warmup_steps=100 --decay_start_step=400 --decay_steps=600
 //   dlrm-train --data=tsv --train_path=small.tsv --table_sizes=kaggle --max_epochs=1
+//   dlrm-train --world_size=2 --rank=0 --master_addr=10.0.0.1 --master_port=29500 ...  (one
+//       process per rank, same flags otherwise; rank 0 hosts the rendezvous)
 //
 // Unless OMP_WAIT_POLICY is set, the process re-executes itself with
 // OMP_WAIT_POLICY=PASSIVE: libgomp reads it only at load time, and its default spinning
@@ -59,6 +61,13 @@ ABSL_FLAG(int64_t, synthetic_test_examples, 65536, "synthetic held-out examples"
 ABSL_FLAG(int64_t, shuffle_buffer, 65536, "loader shuffle buffer (examples)");
 ABSL_FLAG(bool, bf16, false, "BF16 weights (needs --optimizer=split_sgd)");
 ABSL_FLAG(bool, json, false, "also print the summary as one JSON line");
+ABSL_FLAG(int32_t, world_size, 1, "distributed: number of processes training this model");
+ABSL_FLAG(int32_t, rank, 0, "distributed: this process's rank in [0, world_size)");
+ABSL_FLAG(std::string, master_addr, "127.0.0.1", "distributed: address of rank 0's rendezvous store");
+ABSL_FLAG(int32_t, master_port, 29500, "distributed: port of rank 0's rendezvous store");
+ABSL_FLAG(double, dist_timeout, 300, "distributed: seconds a collective may wait for a peer before failing");
+ABSL_FLAG(int64_t, replicate_below_rows, 100000,
+          "distributed: embedding tables with fewer rows are replicated, larger ones placed on one rank");
 
 namespace hpo::trainer {
 namespace {
@@ -142,6 +151,12 @@ int Main() {
   o.seed = absl::GetFlag(FLAGS_seed);
   o.bf16 = absl::GetFlag(FLAGS_bf16);
   if (o.bf16 && o.optimizer == "sgd") o.optimizer = "split_sgd";
+  o.world_size = absl::GetFlag(FLAGS_world_size);
+  o.rank = absl::GetFlag(FLAGS_rank);
+  o.master_addr = absl::GetFlag(FLAGS_master_addr);
+  o.master_port = absl::GetFlag(FLAGS_master_port);
+  o.dist_timeout_seconds = absl::GetFlag(FLAGS_dist_timeout);
+  o.dist_replicate_below_rows = absl::GetFlag(FLAGS_replicate_below_rows);
 
   std::printf("dlrm-train: %s data, %zu tables, D=%lld, bottom %s, top %s, %s lr=%g, batch %lld, %d threads, "
               "OMP_WAIT_POLICY=%s\n",
@@ -149,6 +164,10 @@ int Main() {
               absl::StrJoin(o.bottom_mlp, "-").c_str(), absl::StrJoin(o.top_mlp, "-").c_str(), o.optimizer.c_str(),
               o.learning_rate, static_cast<long long>(o.batch_size), o.threads,
               std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset)");
+  if (o.world_size > 1) {
+    std::printf("dlrm-train: rank %d of %d, rendezvous %s:%d\n", o.rank, o.world_size, o.master_addr.c_str(),
+                o.master_port);
+  }
   std::fflush(stdout);
   const int64_t max_steps = o.max_steps;
   auto result = Train(o, [&](const StepMetrics& m) {
@@ -177,10 +196,12 @@ int Main() {
   if (absl::GetFlag(FLAGS_json)) {
     std::printf("{\"outcome\":\"%s\",\"steps\":%lld,\"train_seconds\":%.6f,\"samples_per_second\":%.3f,"
                 "\"eval_auc\":%.6f,\"eval_logloss\":%.6f,\"bayes_auc\":%.6f,\"flops_per_sample\":%.1f,"
-                "\"parameters\":%lld,\"window_samples_per_second\":[%s]}\n",
+                "\"parameters\":%lld,\"train_loss\":%.9g,\"eval_logloss_exact\":%.9g,\"eval_auc_exact\":%.9g,"
+                "\"world_size\":%d,\"rank\":%d,\"window_samples_per_second\":[%s]}\n",
                 outcome, static_cast<long long>(r.final_metrics.step), r.train_seconds, r.train_samples_per_second,
                 r.final_metrics.eval_auc, r.final_metrics.eval_logloss, r.bayes_auc.value_or(0.0),
-                r.flops_per_sample, static_cast<long long>(r.parameters),
+                r.flops_per_sample, static_cast<long long>(r.parameters), r.final_metrics.train_loss,
+                r.final_metrics.eval_logloss, r.final_metrics.eval_auc, o.world_size, o.rank,
                 absl::StrJoin(r.history, ",", [](std::string* out, const StepMetrics& m) {
                   absl::StrAppend(out, absl::StrFormat("%.1f", m.samples_per_second));
                 }).c_str());
