@@ -136,6 +136,61 @@ std::optional<bool> ParseBool(absl::string_view text) {
   return std::nullopt;
 }
 
+// True if `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF). proto3 requires it of string fields: a message with other bytes serializes,
+// but its receiver (hpo-server) refuses to parse it, and the request fails without naming the
+// field. yaml-cpp passes such bytes through from the file.
+bool IsUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra;
+    uint32_t code_point, smallest;
+    if ((lead & 0xE0) == 0xC0) {
+      extra = 1, code_point = lead & 0x1F, smallest = 0x80;
+    } else if ((lead & 0xF0) == 0xE0) {
+      extra = 2, code_point = lead & 0x0F, smallest = 0x800;
+    } else if ((lead & 0xF8) == 0xF0) {
+      extra = 3, code_point = lead & 0x07, smallest = 0x10000;
+    } else {
+      return false;
+    }
+    if (text.size() - i <= extra) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code_point = (code_point << 6) | (next & 0x3F);
+    }
+    if (code_point < smallest || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+// YAML 1.2 line breaks are "\r\n", "\r" and "\n", and a YAML processor turns each into "\n"
+// (spec 5.4). yaml-cpp 0.7 knows only "\r\n" and "\n", and reads a lone "\r" (old Mac line
+// ends, or JSON whitespace) as part of the next scalar: `{"a": 1,\r"b": 2}` would have a field
+// named "\r\"b\"". Normalizing first gives the YAML meaning (and right line numbers).
+std::string NormalizeLineBreaks(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\r') {
+      out.push_back(text[i]);
+    } else if (i + 1 == text.size() || text[i + 1] != '\n') {
+      out.push_back('\n');
+    }
+  }
+  return out;
+}
+
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -168,7 +223,7 @@ class SpecParser {
   absl::Status ParseDocument(absl::string_view text, Message* message) {
     YAML::Node root;
     try {
-      root = YAML::Load(std::string(text));
+      root = YAML::Load(NormalizeLineBreaks(text));
     } catch (const YAML::Exception& e) {
       return Error(e.mark, "", absl::StrCat("invalid YAML: ", e.msg));
     }
@@ -233,8 +288,10 @@ class SpecParser {
     std::vector<std::pair<const FieldDescriptor*, YAML::Node>> deferred;
 
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
-      const YAML::Node& value = it->second;
+      // Copies (cheap handles), not references: yaml-cpp's operator-> returns a temporary
+      // proxy, so `const YAML::Node& key = it->first` would dangle at the end of the statement.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       if (!key.IsScalar()) {
         return Error(key.Mark(), path, absl::StrCat("expected a field name, got ", Describe(key)));
       }
@@ -333,12 +390,18 @@ class SpecParser {
       }
       reflection->SetInt64(value, int_field, *number);
     } else if (named("categorical") || node.Tag() == "!") {
+      if (!IsUtf8(text)) {
+        return Error(node.Mark(), path, absl::StrCat("expected UTF-8 text, got ", Describe(node)));
+      }
       reflection->SetString(value, string_field, text);
     } else if (int64_t integer = 0; absl::SimpleAtoi(text, &integer)) {
       reflection->SetInt64(value, int_field, integer);
     } else if (std::optional<double> number = ParseDouble(text)) {
       reflection->SetDouble(value, number_field, *number);
     } else {
+      if (!IsUtf8(text)) {
+        return Error(node.Mark(), path, absl::StrCat("expected UTF-8 text, got ", Describe(node)));
+      }
       reflection->SetString(value, string_field, text);
     }
     return absl::OkStatus();
@@ -355,7 +418,7 @@ class SpecParser {
       const FieldDescriptor* value_field = field->message_type()->map_value();
       absl::flat_hash_set<std::string> keys;
       for (auto it = node.begin(); it != node.end(); ++it) {
-        const YAML::Node& key = it->first;
+        const YAML::Node key = it->first;  // a copy: see ParseMessage
         if (!key.IsScalar()) {
           return Error(key.Mark(), path, absl::StrCat("expected a key, got ", Describe(key)));
         }
@@ -427,6 +490,9 @@ class SpecParser {
     const std::string& text = node.Scalar();
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
+        if (field->type() == FieldDescriptor::TYPE_STRING && !IsUtf8(text)) {
+          return expected("UTF-8 text");
+        }
         add ? r->AddString(message, field, text) : r->SetString(message, field, text);
         return absl::OkStatus();
       case FieldDescriptor::CPPTYPE_BOOL: {

@@ -21,6 +21,8 @@ PACKAGES=(
   python3-optuna python3-torch
   # tools
   sqlite3 procps
+  # fuzzing (tests/fuzz): clang, its libFuzzer and sanitizer runtimes, llvm-symbolizer
+  clang libclang-rt-14-dev llvm-14
 )
 
 # The dashboard's front end builds with Node.js (>= 18) and npm: Debian's unless one is installed.

@@ -8,3 +8,5 @@ bash deploy/build.sh
 BUILD_DIR="${HPO_BUILD_DIR:-build}"
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "${HPO_JOBS:-2}" --timeout 600
+# Fuzzing: each libFuzzer target of tests/fuzz for HPO_FUZZ_SECONDS (40) from the repository root.
+cd "$OLDPWD" && bash tests/fuzz/run.sh "${HPO_FUZZ_SECONDS:-40}"

@@ -113,6 +113,12 @@ absl::Status ValidateNumericDomain(const Parameter& p, absl::string_view path) {
     if (lo >= hi) {
       return Invalid(bpath, absl::StrCat("min (", Num(lo), ") must be < max (", Num(hi), ")"));
     }
+    // The optimizers map [0, 1] onto min + u * (max - min): an infinite width would make them
+    // propose NaN or infinity (e.g. min -1e308, max 1e308).
+    if (!std::isfinite(hi - lo)) {
+      return Invalid(bpath, absl::StrCat("max - min must be finite (min ", Num(lo), ", max ",
+                                         Num(hi), ")"));
+    }
     if (is_int && (!IsInteger(lo) || !IsInteger(hi))) {
       return Invalid(bpath, absl::StrCat("min (", Num(lo), ") and max (", Num(hi),
                                          ") must be integers for an int parameter"));
@@ -253,6 +259,7 @@ absl::Status ValidateConstraint(const hpo::v1::SearchSpace& space,
   if (!std::isfinite(c.threshold())) return Invalid(absl::StrCat(path, ".threshold"), "must be finite");
   if (c.terms_size() == 0) return Invalid(absl::StrCat(path, ".terms"), "at least one term is required");
   std::set<std::string> seen;
+  double magnitude = 0;  // sum of |weight| * largest |value|: bounds every |sum| of the terms
   for (int t = 0; t < c.terms_size(); ++t) {
     const hpo::v1::LinearConstraintTerm& term = c.terms(t);
     const std::string tpath = Indexed(path, ".terms", t, term.name());
@@ -271,6 +278,19 @@ absl::Status ValidateConstraint(const hpo::v1::SearchSpace& space,
       return Invalid(absl::StrCat(tpath, ".weight"),
                      absl::StrCat("weight (", Num(term.weight()), ") must be finite and non-zero"));
     }
+    double largest = std::max(std::fabs(p->bounds().min()), std::fabs(p->bounds().max()));
+    if (p->grid_size() > 0) {
+      largest = 0;
+      for (double g : p->grid()) largest = std::max(largest, std::fabs(g));
+    }
+    magnitude += std::fabs(term.weight()) * largest;
+  }
+  // An infinite weighted sum (weight 1e10 on a value near 1e300) is NaN or compares true
+  // against a tolerance scaled by itself: violating assignments would pass.
+  if (!std::isfinite(magnitude)) {
+    return Invalid(absl::StrCat(path, ".terms"),
+                   "weight * value can exceed the double range for values within the bounds; "
+                   "rescale the weights or the parameters");
   }
   return absl::OkStatus();
 }

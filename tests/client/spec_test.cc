@@ -314,6 +314,35 @@ TEST(SpecTest, SpecialDoublesAndTimestamps) {
   EXPECT_THAT(ParseError("create_time: yesterday\n"), HasSubstr("expected an RFC 3339 time"));
 }
 
+// Found by tests/fuzz/spec_yaml_fuzzer: bytes that are not UTF-8 reached proto3 string fields,
+// so the request failed on the server ("failed to parse") instead of here, naming the field.
+TEST(SpecTest, StringsMustBeUtf8) {
+  EXPECT_THAT(ParseError("name: \xfe\n"),
+              HasSubstr("spec.yaml:1: name: expected UTF-8 text, got \"\\xfe\""));
+  EXPECT_THAT(ParseError("metadata:\n  \"k\xc3\": v\n"),
+              HasSubstr("spec.yaml:2: metadata[\"k\\xc3\"]: expected UTF-8 text"));
+  EXPECT_THAT(ParseError("search_space:\n  parameters:\n"
+                         "    - {name: c, type: categorical, default_value: \"\xed\xa0\x80\"}\n"),
+              HasSubstr("search_space.parameters[0].default_value: expected UTF-8 text"));
+  EXPECT_THAT(ParseError("search_space:\n  parameters:\n    - {name: c, default_value: \xc0\xaf}\n"),
+              HasSubstr("search_space.parameters[0].default_value: expected UTF-8 text"));
+  const std::string name = "gr\xc3\xbc\xc3\x9f" "e \xf0\x9f\x98\x80";  // "grüße 😀"
+  EXPECT_EQ(ParseOk("name: \"" + name + "\"\n").name(), name);
+}
+
+// Found by tests/fuzz/spec_json_fuzzer: yaml-cpp took a lone "\r" (a YAML line break, and JSON
+// whitespace) for part of the next key.
+TEST(SpecTest, CarriageReturnsAreLineBreaks) {
+  hpo::v1::Experiment experiment =
+      ParseOk("{\"name\": \"t\",\r\"metrics\": [{\"name\": \"m\"}]}\r");
+  EXPECT_EQ(experiment.name(), "t");
+  ASSERT_EQ(experiment.metrics_size(), 1);
+  experiment = ParseOk("name: t\rproject: p\r\nobservation_budget: 3\r");
+  EXPECT_EQ(experiment.project(), "p");
+  EXPECT_EQ(experiment.observation_budget(), 3);
+  EXPECT_THAT(ParseError("name: t\rbudget: 3\r"), HasSubstr("spec.yaml:2: unknown field \"budget\""));
+}
+
 TEST(SpecTest, GenericMessagesAndAssignmentValuesAreGuessed) {
   hpo::v1::QueueSuggestionRequest request;
   absl::Status status =

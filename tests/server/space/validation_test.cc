@@ -201,6 +201,18 @@ TEST(ValidateExperiment, RejectsNonFiniteBounds) {
   EXPECT_INVALID(e, "search_space.parameters[4] (x).bounds: min and max must be finite");
 }
 
+// Found with tests/fuzz/validation_fuzzer's invariant (a validated space yields suggestions that
+// validate): the samplers proposed NaN and infinity here (min + u * (max - min), infinite width).
+TEST(ValidateExperiment, RejectsBoundsWhoseWidthOverflows) {
+  Experiment e = ValidExperiment();
+  Param(&e, 4)->mutable_bounds()->set_min(-1e308);
+  Param(&e, 4)->mutable_bounds()->set_max(1e308);
+  Param(&e, 4)->mutable_prior()->Clear();
+  EXPECT_INVALID(e, "search_space.parameters[4] (x).bounds: max - min must be finite");
+  Param(&e, 4)->mutable_bounds()->set_min(0);
+  EXPECT_TRUE(ValidateExperiment(e).ok()) << ValidateExperiment(e);
+}
+
 TEST(ValidateExperiment, RejectsFractionalIntBounds) {
   Experiment e = ValidExperiment();
   Param(&e, 1)->mutable_bounds()->set_max(8.5);
@@ -415,6 +427,17 @@ TEST(ValidateExperiment, RejectsZeroOrNonFiniteWeight) {
   EXPECT_INVALID(e, "search_space.linear_constraints[0].terms[1] (y).weight");
   Constraint(&e)->mutable_terms(1)->set_weight(INFINITY);
   EXPECT_INVALID(e, "search_space.linear_constraints[0].terms[1] (y).weight");
+}
+
+// Found with tests/fuzz/validation_fuzzer's invariant: an infinite weighted sum compared true
+// against a tolerance scaled by itself, so suggestions violating the constraint were accepted.
+TEST(ValidateExperiment, RejectsConstraintsWhoseSumCanOverflow) {
+  Experiment e = ValidExperiment();
+  Param(&e, 4)->mutable_bounds()->set_max(1e300);
+  EXPECT_TRUE(ValidateExperiment(e).ok()) << ValidateExperiment(e);
+  e.mutable_search_space()->mutable_linear_constraints(0)->mutable_terms(0)->set_weight(1e10);
+  EXPECT_INVALID(e, "search_space.linear_constraints[0].terms: weight * value can exceed the "
+                    "double range");
 }
 
 TEST(ValidateExperiment, RejectsUnspecifiedConstraintType) {

@@ -1,0 +1,126 @@
+// File: tests/fuzz/fuzz_util.h
+//
+// Shared by the fuzz targets: invariant checks that abort (libFuzzer saves the input as a
+// crash), protobuf log silencing, NaN-tolerant message equality, and the round trips every
+// spec the parser accepts must survive.
+#ifndef HPO_TESTS_FUZZ_FUZZ_UTIL_H_
+#define HPO_TESTS_FUZZ_FUZZ_UTIL_H_
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "client/spec.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/field_comparator.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "hpo/v1/experiment.pb.h"
+
+namespace hpo::fuzz {
+
+// Prints `what` and `detail` and aborts: an invariant violation is a bug like a crash.
+[[noreturn]] inline void Fail(const char* file, int line, const char* condition,
+                              const std::string& detail) {
+  std::fprintf(stderr, "\n==== fuzz invariant violated at %s:%d: %s\n%s\n", file, line, condition,
+               detail.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+#define HPO_FUZZ_CHECK(condition, detail)                                   \
+  do {                                                                      \
+    if (!(condition)) ::hpo::fuzz::Fail(__FILE__, __LINE__, #condition, (detail)); \
+  } while (0)
+
+// protobuf logs an ERROR for every string with invalid UTF-8 it serializes, and so on: keep
+// the fuzzer's output readable. Fatal messages still print (and abort).
+inline void SilenceProtobufLogs() {
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* filename,
+                                     int line, const std::string& message) {
+    if (level == google::protobuf::LOGLEVEL_FATAL) {
+      std::fprintf(stderr, "[libprotobuf FATAL %s:%d] %s\n", filename, line, message.c_str());
+    }
+  });
+}
+
+inline std::string ToText(const google::protobuf::Message& message) {
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(message, &text);
+  return text;
+}
+
+// Field-by-field equality where NaN equals NaN (`.nan` in a spec is a legal double).
+inline bool SameMessage(const google::protobuf::Message& a, const google::protobuf::Message& b,
+                        std::string* report) {
+  google::protobuf::util::DefaultFieldComparator comparator;
+  comparator.set_treat_nan_as_equal(true);
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.set_field_comparator(&comparator);
+  differencer.ReportDifferencesToString(report);
+  return differencer.Compare(a, b);
+}
+
+// YAML allows an implicit mapping key of at most 1024 characters (up to its ':'), so a JSON
+// document with a longer key is not YAML; yaml-cpp says "end of map flow not found". A key of
+// more than kLongKeyBytes bytes may reach that length in JSON (6 characters per byte, as
+// "\u0000"). A limit of the format, not a bug: validation caps metadata keys at 128 characters.
+inline constexpr size_t kLongKeyBytes = 160;
+
+inline bool HasLongMapKey(const hpo::v1::Experiment& experiment) {
+  for (const auto* map : {&experiment.metadata(), &experiment.training().parameter_mapping(),
+                          &experiment.training().fixed_options()}) {
+    for (const auto& [key, value] : *map) {
+      if (key.size() > kLongKeyBytes) return true;
+    }
+  }
+  return false;
+}
+
+// Invariants of a spec that ParseExperimentSpec accepted:
+//  1. it can be sent: the wire form parses back (proto3 rejects strings that are not UTF-8,
+//     so gRPC would fail the request without naming the field) to an equal message;
+//  2. protobuf's own JSON rendering of it is a spec that parses back to an equal message
+//     (the README promises that JSON spec files work, JSON field names included), unless a
+//     map key is too long for YAML (HasLongMapKey).
+inline void CheckAcceptedSpec(const hpo::v1::Experiment& experiment) {
+  std::string wire;
+  HPO_FUZZ_CHECK(experiment.SerializeToString(&wire), ToText(experiment));
+  hpo::v1::Experiment from_wire;
+  HPO_FUZZ_CHECK(from_wire.ParseFromString(wire),
+                 "the spec parser accepted a message that does not survive the wire "
+                 "(a string field that is not UTF-8?):\n" + ToText(experiment));
+  std::string report;
+  HPO_FUZZ_CHECK(SameMessage(experiment, from_wire, &report), report);
+
+  std::string json;
+  const auto printed = google::protobuf::util::MessageToJsonString(experiment, &json);
+  HPO_FUZZ_CHECK(printed.ok(), printed.ToString());
+  absl::StatusOr<hpo::v1::Experiment> reparsed = client::ParseExperimentSpec(json, "printed.json");
+  if (!reparsed.ok() && HasLongMapKey(experiment)) return;
+  HPO_FUZZ_CHECK(reparsed.ok(), std::string(reparsed.status().message()) + "\nJSON:\n" + json +
+                                    "\nfrom:\n" + ToText(experiment));
+  report.clear();
+  HPO_FUZZ_CHECK(SameMessage(experiment, *reparsed, &report),
+                 report + "\nJSON:\n" + json + "\nfrom:\n" + ToText(experiment));
+}
+
+// Errors are expected outputs, but only of the documented kind and shape:
+// kInvalidArgument, "<source>:<line>: ..." or "<source>: ...".
+inline void CheckSpecError(const absl::Status& status, absl::string_view source) {
+  HPO_FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument, status.ToString());
+  HPO_FUZZ_CHECK(absl::StartsWith(status.message(), source) &&
+                     status.message().size() > source.size() &&
+                     (status.message()[source.size()] == ':'),
+                 status.ToString());
+}
+
+}  // namespace hpo::fuzz
+
+#endif  // HPO_TESTS_FUZZ_FUZZ_UTIL_H_
