@@ -274,8 +274,11 @@ absl::StatusOr<Suggestion> ExperimentManager::IssueSuggestion(
   };
   // Each round either issues a suggestion or learns that fresh proposals are needed; those are
   // computed without holding mu_, so other calls proceed meanwhile. A new observation arriving
-  // during the computation makes the proposals stale and costs another round.
-  constexpr int kRounds = 4;
+  // during the computation makes the proposals stale and costs another round; after two rounds
+  // a proposal from slightly fewer observations is taken (a shared experiment under many
+  // concurrent observers would otherwise never catch up).
+  constexpr int kRounds = 6;
+  constexpr int kExactRounds = 2;
   for (int round = 0; round < kRounds; ++round) {
     Suggestion result;
     int64_t observation_count = -1;
@@ -330,8 +333,9 @@ absl::StatusOr<Suggestion> ExperimentManager::IssueSuggestion(
           HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
           return absl::OkStatus();
         }
-        std::optional<optimizer::Proposal> proposal =
-            proposals_.Take(experiment_id, p.observation_count());
+        std::optional<optimizer::Proposal> proposal = proposals_.Take(
+            experiment_id, p.observation_count(),
+            round < kExactRounds ? 0 : std::max<int64_t>(e.parallel_bandwidth(), 8));
         if (!proposal.has_value()) {
           observation_count = p.observation_count();
           return absl::OkStatus();  // nothing written: compute proposals below

@@ -36,10 +36,12 @@ void ProposalCache::Refresh(int64_t experiment_id) {
 }
 
 std::optional<optimizer::Proposal> ProposalCache::Take(int64_t experiment_id,
-                                                       int64_t observation_count) {
+                                                       int64_t observation_count,
+                                                       int64_t max_stale) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(experiment_id);
-  if (it == entries_.end() || it->second.observation_count != observation_count ||
+  if (it == entries_.end() || it->second.observation_count > observation_count ||
+      observation_count - it->second.observation_count > max_stale ||
       it->second.proposals.empty()) {
     return std::nullopt;
   }

@@ -61,8 +61,11 @@ class ProposalCache {
   // Schedules a background recomputation for the experiment (coalesced; no-op without background).
   void Refresh(int64_t experiment_id);
 
-  // Takes the next proposal computed from `observation_count` observations, if any.
-  std::optional<optimizer::Proposal> Take(int64_t experiment_id, int64_t observation_count);
+  // Takes the next proposal computed from `observation_count` observations, or from up to
+  // `max_stale` fewer (a busy shared experiment accepts slightly stale proposals rather than
+  // recomputing forever), if any.
+  std::optional<optimizer::Proposal> Take(int64_t experiment_id, int64_t observation_count,
+                                          int64_t max_stale = 0);
 
   // Makes sure proposals computed from at least `observation_count` observations exist (or were
   // attempted): waits for a running computation, else computes in this thread. Returns the
