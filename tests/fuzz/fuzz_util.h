@@ -8,7 +8,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -56,15 +58,47 @@ inline std::string ToText(const google::protobuf::Message& message) {
   return text;
 }
 
-// Field-by-field equality where NaN equals NaN (`.nan` in a spec is a legal double).
+// Clears, recursively, the numeric fields without presence that hold zero. A proto3 double
+// set to -0.0 counts as set (its bits are not zero) although it equals the default: protobuf's
+// JSON parser drops `"weight": -0`, the spec parser keeps it, and both mean 0.
+inline void ClearZeros(google::protobuf::Message* message) {
+  const google::protobuf::Reflection* reflection = message->GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(*message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(*message, field); ++i) {
+          ClearZeros(reflection->MutableRepeatedMessage(message, field, i));
+        }
+      } else {
+        ClearZeros(reflection->MutableMessage(message, field));
+      }
+    } else if (!field->is_repeated() && !field->has_presence() &&
+               ((field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE &&
+                 reflection->GetDouble(*message, field) == 0) ||
+                (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_FLOAT &&
+                 reflection->GetFloat(*message, field) == 0))) {
+      reflection->ClearField(message, field);
+    }
+  }
+}
+
+// Field-by-field equality where NaN equals NaN (`.nan` in a spec is a legal double) and -0.0
+// equals an unset field (ClearZeros).
 inline bool SameMessage(const google::protobuf::Message& a, const google::protobuf::Message& b,
                         std::string* report) {
+  std::unique_ptr<google::protobuf::Message> a_copy(a.New()), b_copy(b.New());
+  a_copy->CopyFrom(a);
+  b_copy->CopyFrom(b);
+  ClearZeros(a_copy.get());
+  ClearZeros(b_copy.get());
   google::protobuf::util::DefaultFieldComparator comparator;
   comparator.set_treat_nan_as_equal(true);
   google::protobuf::util::MessageDifferencer differencer;
   differencer.set_field_comparator(&comparator);
   differencer.ReportDifferencesToString(report);
-  return differencer.Compare(a, b);
+  return differencer.Compare(*a_copy, *b_copy);
 }
 
 // YAML allows an implicit mapping key of at most 1024 characters (up to its ':'), so a JSON
