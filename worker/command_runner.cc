@@ -177,6 +177,12 @@ std::string CommandRunner::BuildCommandLine(const std::string& command,
 absl::StatusOr<TrialOutcome> CommandRunner::Run(const hpo::v1::Experiment& experiment,
                                                 const hpo::v1::Suggestion& suggestion,
                                                 ProgressSink* sink) {
+  return RunRank(experiment, suggestion, GangPlace(), sink);
+}
+
+absl::StatusOr<TrialOutcome> CommandRunner::RunRank(const hpo::v1::Experiment& experiment,
+                                                    const hpo::v1::Suggestion& suggestion,
+                                                    const GangPlace& gang, ProgressSink* sink) {
   if (options_.command.empty()) return absl::InvalidArgumentError("command: required");
   const std::string line = BuildCommandLine(options_.command, suggestion.assignment());
   std::vector<std::string> env;
@@ -189,6 +195,12 @@ absl::StatusOr<TrialOutcome> CommandRunner::Run(const hpo::v1::Experiment& exper
   env.push_back(absl::StrCat("HPO_WORKER_ID=", options_.worker_id));
   if (experiment.training().max_steps() > 0) {
     env.push_back(absl::StrCat("HPO_MAX_STEPS=", experiment.training().max_steps()));
+  }
+  if (gang.world_size > 1) {
+    env.push_back(absl::StrCat("HPO_RANK=", gang.rank));
+    env.push_back(absl::StrCat("HPO_WORLD_SIZE=", gang.world_size));
+    env.push_back(absl::StrCat("HPO_MASTER_ADDR=", gang.master_addr));
+    env.push_back(absl::StrCat("HPO_MASTER_PORT=", gang.master_port));
   }
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
@@ -302,6 +314,7 @@ absl::StatusOr<TrialOutcome> CommandRunner::Run(const hpo::v1::Experiment& exper
     return outcome;
   }
   if (!have_result) {
+    if (gang.rank > 0) return outcome;  // a gang's rank > 0 does its part; rank 0 reports
     if (!have_checkpoint) {
       outcome.failed = true;
       outcome.failure_reason = absl::StrCat(

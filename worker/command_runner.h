@@ -40,6 +40,11 @@ class CommandRunner final : public TrialRunner {
   absl::StatusOr<TrialOutcome> Run(const hpo::v1::Experiment& experiment,
                                    const hpo::v1::Suggestion& suggestion,
                                    ProgressSink* sink) override;
+  // Gang trials: the command also gets HPO_RANK, HPO_WORLD_SIZE, HPO_MASTER_ADDR and
+  // HPO_MASTER_PORT in its environment.
+  absl::StatusOr<TrialOutcome> RunRank(const hpo::v1::Experiment& experiment,
+                                       const hpo::v1::Suggestion& suggestion, const GangPlace& gang,
+                                       ProgressSink* sink) override;
 
   // The shell command line for `assignment` (exposed for tests).
   static std::string BuildCommandLine(const std::string& command,

@@ -49,6 +49,9 @@ ABSL_FLAG(std::string, worker_id_file, "",
 ABSL_FLAG(int, max_trials, 0, "Exit after this many trials (0: no limit).");
 ABSL_FLAG(bool, exit_when_idle, false, "Exit when no trial is available instead of waiting.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(int, rendezvous_port, 0,
+          "Gang trials: the port this worker hosts the rendezvous on when it is rank 0 (worker "
+          "label rendezvous_port; 0: the server picks 29500 + suggestion id % 1000).");
 
 namespace {
 
@@ -113,6 +116,13 @@ int Run() {
   options.experiment_id = absl::GetFlag(FLAGS_experiment);
   options.max_trials = absl::GetFlag(FLAGS_max_trials);
   options.exit_when_idle = absl::GetFlag(FLAGS_exit_when_idle);
+  if (const int port = absl::GetFlag(FLAGS_rendezvous_port); port > 0) {
+    if (port > 65535) {
+      HPO_LOG(ERROR) << "--rendezvous_port: must be 1..65535, got " << port;
+      return 2;
+    }
+    (*options.info.mutable_labels())["rendezvous_port"] = absl::StrCat(port);
+  }
   const std::string id_file = absl::GetFlag(FLAGS_worker_id_file);
   if (!id_file.empty()) {
     std::ifstream(id_file) >> options.worker_id;

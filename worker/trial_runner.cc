@@ -4,6 +4,14 @@
 
 namespace hpo::worker {
 
+absl::StatusOr<TrialOutcome> TrialRunner::RunRank(const hpo::v1::Experiment& experiment,
+                                                  const hpo::v1::Suggestion& suggestion,
+                                                  const GangPlace& gang, ProgressSink* sink) {
+  if (gang.world_size <= 1) return Run(experiment, suggestion, sink);
+  return absl::UnimplementedError(
+      "this worker's trial runner cannot run gang trials (TrainingSpec.ranks_per_trial > 1)");
+}
+
 std::vector<hpo::v1::MetricValue> ExperimentMetrics(const hpo::v1::Experiment& experiment,
                                                     const hpo::v1::Checkpoint& checkpoint) {
   std::vector<hpo::v1::MetricValue> out;

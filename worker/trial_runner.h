@@ -34,6 +34,15 @@ struct TrialOutcome {
   std::map<std::string, std::string> metadata;
 };
 
+// A worker's place in a gang trial (TrainingSpec.ranks_per_trial > 1): every rank runs the same
+// suggestion together (c10d rendezvous at master_addr:master_port); rank 0 reports.
+struct GangPlace {
+  int rank = 0;
+  int world_size = 1;  // 1: not a gang trial
+  std::string master_addr;
+  int master_port = 0;
+};
+
 class TrialRunner {
  public:
   virtual ~TrialRunner() = default;
@@ -43,6 +52,11 @@ class TrialRunner {
   virtual absl::StatusOr<TrialOutcome> Run(const hpo::v1::Experiment& experiment,
                                            const hpo::v1::Suggestion& suggestion,
                                            ProgressSink* sink) = 0;
+  // Runs this worker's rank of a gang trial. The default runs Run() when world_size is 1 and
+  // is UNIMPLEMENTED otherwise (a runner that cannot train distributed).
+  virtual absl::StatusOr<TrialOutcome> RunRank(const hpo::v1::Experiment& experiment,
+                                               const hpo::v1::Suggestion& suggestion,
+                                               const GangPlace& gang, ProgressSink* sink);
 };
 
 // The metrics of `checkpoint` that `experiment` declares, as final values.

@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -25,8 +26,9 @@ class TrialSession final : public ProgressSink {
  public:
   TrialSession(const client::HpoClient* client, std::string worker_id, int64_t suggestion_id,
                absl::Duration heartbeat_interval, const std::atomic<bool>* shutdown,
-               absl::Duration max_backoff)
-      : client_(client),
+               absl::Duration max_backoff, bool reports = true)
+      : reports_(reports),
+        client_(client),
         worker_id_(std::move(worker_id)),
         suggestion_id_(suggestion_id),
         shutdown_(shutdown),
@@ -41,6 +43,7 @@ class TrialSession final : public ProgressSink {
   }
 
   bool Report(const hpo::v1::Checkpoint& checkpoint) override {
+    if (!reports_) return StopRequested();  // a gang's rank > 0: rank 0 reports
     hpo::v1::ProgressReport report;
     report.set_worker_id(worker_id_);
     report.set_suggestion_id(suggestion_id_);
@@ -82,6 +85,7 @@ class TrialSession final : public ProgressSink {
   }
 
   bool lease_lost() const { return lease_lost_.load(); }
+  bool server_stop() const { return server_stop_.load(); }
   bool pruned() const { return pruned_.load(); }
   std::string stop_reason() {
     absl::MutexLock lock(&mu_);
@@ -111,7 +115,10 @@ class TrialSession final : public ProgressSink {
       request.set_suggestion_id(suggestion_id_);
       absl::StatusOr<hpo::v1::HeartbeatResponse> response = client_->Heartbeat(request);
       if (response.ok()) {
-        if (response->stop()) RequestStop("the server asked to stop (pruned, paused or deleted)");
+        if (response->stop()) {
+          server_stop_ = true;
+          RequestStop("the server asked to stop (pruned, paused, deleted, or a gang rank lost)");
+        }
       } else if (absl::IsFailedPrecondition(response.status())) {
         lease_lost_ = true;
         RequestStop(absl::StrCat("lease lost: ", response.status().message()));
@@ -121,6 +128,7 @@ class TrialSession final : public ProgressSink {
     }
   }
 
+  const bool reports_;
   const client::HpoClient* client_;
   const std::string worker_id_;
   const int64_t suggestion_id_;
@@ -132,6 +140,7 @@ class TrialSession final : public ProgressSink {
       stream_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> lease_lost_{false};
+  std::atomic<bool> server_stop_{false};
   std::atomic<bool> pruned_{false};
   absl::Mutex mu_;
   std::string stop_reason_ ABSL_GUARDED_BY(mu_);
@@ -200,6 +209,12 @@ absl::Status Worker::Run() {
       continue;
     }
     delay = absl::Milliseconds(200);
+    if (!lease->has_suggestion() && lease->gang_forming()) {
+      // In a gang that is still gathering its ranks: ask again soon (asking keeps the place).
+      absl::Duration poll = std::min(options_.idle_poll, absl::Milliseconds(500));
+      if (!Backoff(&poll)) break;
+      continue;
+    }
     if (!lease->has_suggestion()) {
       if (options_.exit_when_idle) break;
       absl::Duration idle = options_.idle_poll;
@@ -217,21 +232,53 @@ absl::Status Worker::Run() {
 
 absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
   const hpo::v1::Suggestion& suggestion = lease.suggestion();
+  GangPlace gang;
+  if (lease.has_gang() && lease.gang().world_size() > 1) {
+    gang.rank = lease.gang().rank();
+    gang.world_size = lease.gang().world_size();
+    gang.master_addr = lease.gang().master_addr();
+    gang.master_port = lease.gang().master_port();
+  }
   HPO_LOG(INFO) << "trial " << suggestion.id() << " of experiment " << suggestion.experiment_id()
-                << " (attempt " << suggestion.attempts() << ")";
+                << " (attempt " << suggestion.attempts() << ")"
+                << (gang.world_size > 1
+                        ? absl::StrCat(": gang rank ", gang.rank, " of ", gang.world_size,
+                                       ", rendezvous ", gang.master_addr, ":", gang.master_port)
+                        : std::string());
   absl::StatusOr<TrialOutcome> outcome;
-  bool lease_lost = false, pruned = false;
+  bool lease_lost = false, pruned = false, server_stop = false;
   std::string stop_reason;
   {
     TrialSession session(client_, worker_id_, suggestion.id(), heartbeat_interval_, &shutdown_,
-                         options_.max_backoff);
-    outcome = runner_->Run(lease.experiment(), suggestion, &session);
+                         options_.max_backoff, /*reports=*/gang.rank == 0);
+    outcome = runner_->RunRank(lease.experiment(), suggestion, gang, &session);
     lease_lost = session.lease_lost();
     pruned = session.pruned();
+    server_stop = session.server_stop();
     stop_reason = session.stop_reason();
   }
   if (lease_lost) {
     HPO_LOG(WARNING) << "trial " << suggestion.id() << " abandoned: " << stop_reason;
+    return absl::OkStatus();
+  }
+  if (gang.rank > 0 && outcome.ok() && !(shutdown_.load() && outcome->stopped)) {
+    if (outcome->stopped && server_stop) {  // the gang dissolved or the trial was stopped
+      HPO_LOG(WARNING) << "trial " << suggestion.id() << " (gang rank " << gang.rank
+                       << ") abandoned: " << stop_reason;
+      return absl::OkStatus();
+    }
+    // A rank > 0 did its part: it gives its place back without reporting (rank 0 reports).
+    hpo::v1::CompleteTrialRequest done;
+    done.set_worker_id(worker_id_);
+    done.set_suggestion_id(suggestion.id());
+    done.set_failed(outcome->failed);
+    if (outcome->failed) done.set_failure_reason(outcome->failure_reason.substr(0, 4000));
+    absl::StatusOr<hpo::v1::Observation> released = client_->CompleteTrial(done);
+    if (!released.ok()) HPO_LOG(WARNING) << "releasing the gang place failed: " << released.status();
+    ++(outcome->failed ? stats_.failed : stats_.completed);
+    HPO_LOG(INFO) << "trial " << suggestion.id() << " (gang rank " << gang.rank << ") "
+                  << (outcome->failed ? absl::StrCat("failed: ", outcome->failure_reason)
+                                      : std::string("done"));
     return absl::OkStatus();
   }
   const bool shutting_down = shutdown_.load() && !pruned;

@@ -1,10 +1,13 @@
 #include "server/service/trial_scheduler.h"
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -51,6 +54,66 @@ v1::ProgressDecision Stop(int64_t step, const std::string& reason) {
   d.set_decision(v1::DECISION_STOP);
   d.set_reason(reason);
   return d;
+}
+
+int RanksPerTrial(const Experiment& e) { return std::max(1, e.training().ranks_per_trial()); }
+
+const store::GangMember* FindMember(const std::vector<store::GangMember>& members,
+                                    const std::string& worker_id) {
+  for (const store::GangMember& m : members) {
+    if (m.worker_id == worker_id && !m.released) return &m;
+  }
+  return nullptr;
+}
+
+// Rewrites the ranks of a gathering gang to 0..n-1 in join order (after a member left); the new
+// rank 0 takes the suggestion's lease.
+absl::Status Renumber(store::Store* store, Suggestion& s, std::vector<store::GangMember> members) {
+  std::sort(members.begin(), members.end(),
+            [](const store::GangMember& a, const store::GangMember& b) { return a.rank < b.rank; });
+  for (size_t i = 0; i < members.size(); ++i) {
+    members[i].rank = static_cast<int>(i);
+    HPO_RETURN_IF_ERROR(store->UpsertGangMember(members[i]));
+  }
+  if (!members.empty() && s.worker_id() != members[0].worker_id) {
+    s.set_worker_id(members[0].worker_id);
+    *s.mutable_lease_expire_time() = ToProto(members[0].lease_expire_time);
+    HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+  }
+  return absl::OkStatus();
+}
+
+// FAILED_PRECONDITION if `worker_id` is a rank > 0 of the suggestion's gang.
+absl::Status OnlyRankZero(store::Store* store, const Suggestion& s, const std::string& worker_id,
+                          const std::string& what) {
+  HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members, store->ListGangMembers(s.id()));
+  const store::GangMember* place = FindMember(members, worker_id);
+  if (place == nullptr || place->rank == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "suggestion_id: suggestion ", s.id(), " is a gang trial and worker \"", worker_id,
+      "\" is its rank ", place->rank, ": only rank 0 (worker \"", s.worker_id(), "\") ", what));
+}
+
+// Fills a formed gang's lease answer for the member at `rank`.
+absl::Status FillGang(store::Store* store, Suggestion s, const Experiment& e, int rank,
+                      v1::LeaseTrialResponse* response) {
+  HPO_ASSIGN_OR_RETURN(store::WorkerRecord master, store->GetWorker(s.worker_id()));
+  int port = 29500 + static_cast<int>(s.id() % 1000);
+  if (auto it = master.info.labels().find("rendezvous_port"); it != master.info.labels().end()) {
+    int advertised = 0;
+    if (absl::SimpleAtoi(it->second, &advertised) && advertised > 0 && advertised < 65536) {
+      port = advertised;
+    }
+  }
+  v1::LeaseTrialResponse::Gang* gang = response->mutable_gang();
+  gang->set_rank(rank);
+  gang->set_world_size(RanksPerTrial(e));
+  gang->set_master_addr(master.info.host().empty() ? "localhost" : master.info.host());
+  gang->set_master_port(port);
+  *response->mutable_experiment() = e;
+  *response->mutable_lease_expire_time() = s.lease_expire_time();
+  *response->mutable_suggestion() = std::move(s);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -111,15 +174,44 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
   HPO_RETURN_IF_ERROR(ReapExpiredLeases().status());
   v1::LeaseTrialResponse response;
   std::vector<int64_t> candidates;
+  std::map<int64_t, int> ranks;  // ranks per trial by candidate experiment
   {
     absl::MutexLock lock(&manager_->mu_);
     store::Store* store = manager_->store_;
     HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
       HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id()));
+      // A member of a gang asking again keeps its place (and rank); asking renews it.
+      HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> places,
+                           store->ListGangPlaces(request.worker_id(), absl::InfiniteFuture()));
+      std::set<int64_t> gang_suggestions;
+      for (store::GangMember& m : places) {
+        gang_suggestions.insert(m.suggestion_id);
+        HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(m.suggestion_id));
+        if (s.state() != v1::SUGGESTION_STATE_ACTIVE) {  // the trial is over: a stale place
+          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), ""));
+          continue;
+        }
+        if (request.experiment_id() != 0 && s.experiment_id() != request.experiment_id()) continue;
+        HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+        if (!request.project().empty() && e.project() != request.project()) continue;
+        m.lease_expire_time = clock_->Now() + options_.lease_timeout;
+        HPO_RETURN_IF_ERROR(store->UpsertGangMember(m));
+        if (m.rank == 0) {
+          *s.mutable_lease_expire_time() = LeaseExpiry();
+          HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+        }
+        HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members, store->ListGangMembers(s.id()));
+        if (static_cast<int>(members.size()) >= RanksPerTrial(e)) {
+          return FillGang(store, std::move(s), e, m.rank, &response);
+        }
+        response.set_gang_forming(true);
+        return absl::OkStatus();
+      }
       // The same worker asking again gets its own unfinished suggestion back.
       HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> held,
                            store->ListLeasedSuggestions(request.worker_id(), absl::InfiniteFuture()));
       for (Suggestion& s : held) {
+        if (gang_suggestions.count(s.id()) > 0) continue;
         if (request.experiment_id() != 0 && s.experiment_id() != request.experiment_id()) continue;
         if (!request.project().empty()) {
           HPO_ASSIGN_OR_RETURN(Experiment held_experiment, store->GetExperiment(s.experiment_id()));
@@ -133,23 +225,83 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
         return absl::OkStatus();
       }
       if (request.experiment_id() != 0) {
-        HPO_RETURN_IF_ERROR(store->GetExperiment(request.experiment_id()).status());
+        HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(request.experiment_id()));
         candidates.push_back(request.experiment_id());
+        ranks[e.id()] = RanksPerTrial(e);
       } else {
         HPO_ASSIGN_OR_RETURN(std::vector<Experiment> active,
                              store->ListExperiments(request.project(), {v1::EXPERIMENT_STATE_ACTIVE}));
-        for (auto it = active.rbegin(); it != active.rend(); ++it) candidates.push_back(it->id());
+        for (auto it = active.rbegin(); it != active.rend(); ++it) {
+          candidates.push_back(it->id());
+          ranks[it->id()] = RanksPerTrial(*it);
+        }
       }
       return absl::OkStatus();
     }));
   }
-  if (response.has_suggestion()) return response;
+  if (response.has_suggestion() || response.gang_forming()) return response;
   // Oldest experiment first; one that cannot issue now (paused, bandwidth, budget) is skipped.
   for (int64_t experiment_id : candidates) {
+    if (ranks[experiment_id] > 1) {
+      // A gang trial: join the gang that is gathering, if any.
+      bool joined = false;
+      absl::MutexLock lock(&manager_->mu_);
+      store::Store* store = manager_->store_;
+      HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+        HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(experiment_id));
+        if (e.state() != v1::EXPERIMENT_STATE_ACTIVE) return absl::OkStatus();
+        const int world_size = RanksPerTrial(e);
+        HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> active,
+                             store->ListSuggestions(experiment_id, {v1::SUGGESTION_STATE_ACTIVE}));
+        for (Suggestion& s : active) {
+          HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members,
+                               store->ListGangMembers(s.id()));
+          if (members.empty()) {  // being issued by another worker right now: ask again soon
+            response.set_gang_forming(true);
+            joined = true;
+            return absl::OkStatus();
+          }
+          if (static_cast<int>(members.size()) >= world_size) continue;
+          store::GangMember m;
+          m.suggestion_id = s.id();
+          m.worker_id = request.worker_id();
+          m.rank = static_cast<int>(members.size());
+          m.lease_expire_time = clock_->Now() + options_.lease_timeout;
+          HPO_RETURN_IF_ERROR(store->UpsertGangMember(m));
+          joined = true;
+          HPO_LOG(INFO) << "worker " << request.worker_id() << " joined the gang of suggestion "
+                        << s.id() << " as rank " << m.rank << " of " << world_size;
+          if (m.rank + 1 >= world_size) {
+            HPO_LOG(INFO) << "gang of suggestion " << s.id() << " formed (" << world_size
+                          << " ranks); attempt " << s.attempts();
+            return FillGang(store, std::move(s), e, m.rank, &response);
+          }
+          response.set_gang_forming(true);
+          return absl::OkStatus();
+        }
+        return absl::OkStatus();
+      }));
+      if (joined) return response;
+    }
     ExperimentManager::Lease lease{request.worker_id(), LeaseExpiry()};
     absl::StatusOr<Suggestion> s = manager_->IssueSuggestion(experiment_id, {}, &lease);
     if (absl::IsFailedPrecondition(s.status())) continue;
     HPO_RETURN_IF_ERROR(s.status());
+    if (ranks[experiment_id] > 1) {  // the first member of a new gang: rank 0
+      absl::MutexLock lock(&manager_->mu_);
+      store::Store* store = manager_->store_;
+      store::GangMember m;
+      m.suggestion_id = s->id();
+      m.worker_id = request.worker_id();
+      m.rank = 0;
+      m.lease_expire_time = clock_->Now() + options_.lease_timeout;
+      HPO_RETURN_IF_ERROR(store->Transact([&]() { return store->UpsertGangMember(m); }));
+      HPO_LOG(INFO) << "worker " << request.worker_id() << " started the gang of suggestion "
+                    << s->id() << " of experiment " << experiment_id << " as rank 0 of "
+                    << ranks[experiment_id] << " (attempt " << s->attempts() << ")";
+      response.set_gang_forming(true);
+      return response;
+    }
     HPO_ASSIGN_OR_RETURN(*response.mutable_experiment(), manager_->GetExperiment(experiment_id));
     *response.mutable_lease_expire_time() = s->lease_expire_time();
     *response.mutable_suggestion() = *std::move(s);
@@ -175,7 +327,28 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
       response.set_stop(true);
       return absl::OkStatus();
     }
+    HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members, store->ListGangMembers(s.id()));
+    const store::GangMember* place = FindMember(members, request.worker_id());
+    if (place != nullptr && place->rank > 0) {
+      if (s.state() != v1::SUGGESTION_STATE_ACTIVE) {  // the trial ended or its gang dissolved
+        response.set_stop(true);
+        return absl::OkStatus();
+      }
+      store::GangMember renewed = *place;
+      renewed.lease_expire_time = clock_->Now() + options_.lease_timeout;
+      HPO_RETURN_IF_ERROR(store->UpsertGangMember(renewed));
+      *response.mutable_lease_expire_time() = ToProto(renewed.lease_expire_time);
+      HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+      response.set_stop(!s.stop_reason().empty() || e.state() == v1::EXPERIMENT_STATE_PAUSED ||
+                        e.state() == v1::EXPERIMENT_STATE_ARCHIVED);
+      return absl::OkStatus();
+    }
     if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != request.worker_id()) {
+      HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+      if (RanksPerTrial(e) > 1) {  // a gang member whose gang dissolved (a rank was lost)
+        response.set_stop(true);
+        return absl::OkStatus();
+      }
       return NotHeldBy(s, request.worker_id());
     }
     *s.mutable_lease_expire_time() = LeaseExpiry();
@@ -205,6 +378,7 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
   const absl::Status status = store->Transact([&]() -> absl::Status {
     HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(report.suggestion_id()));
     if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != report.worker_id()) {
+      HPO_RETURN_IF_ERROR(OnlyRankZero(store, s, report.worker_id(), "reports progress"));
       return NotHeldBy(s, report.worker_id());
     }
     HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
@@ -309,8 +483,30 @@ absl::StatusOr<v1::Observation> TrialScheduler::CompleteTrial(
   int64_t experiment_id = 0;
   {
     absl::MutexLock lock(&manager_->mu_);
-    HPO_ASSIGN_OR_RETURN(Suggestion s, manager_->store_->GetSuggestion(request.suggestion_id()));
+    store::Store* store = manager_->store_;
+    HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
     experiment_id = s.experiment_id();
+    HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members, store->ListGangMembers(s.id()));
+    const store::GangMember* place = FindMember(members, request.worker_id());
+    if (place != nullptr && place->rank > 0) {
+      // A rank > 0 finished its part: it releases its place; the result is rank 0's to report.
+      if (request.values_size() > 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "suggestion_id: suggestion ", s.id(), " is a gang trial and worker \"",
+            request.worker_id(), "\" is its rank ", place->rank,
+            ": only rank 0 reports values; complete with no values to release the place"));
+      }
+      store::GangMember released = *place;
+      released.released = true;
+      HPO_RETURN_IF_ERROR(store->Transact([&]() { return store->UpsertGangMember(released); }));
+      HPO_LOG(INFO) << "worker " << request.worker_id() << " (rank " << place->rank
+                    << ") finished its part of suggestion " << s.id()
+                    << (request.failed() ? ": failed: " + request.failure_reason() : "");
+      v1::Observation none;
+      none.set_experiment_id(experiment_id);
+      none.set_suggestion_id(s.id());
+      return none;
+    }
   }
   v1::CreateObservationRequest observation;
   observation.set_experiment_id(experiment_id);
@@ -331,8 +527,28 @@ absl::Status TrialScheduler::ReleaseTrial(const v1::ReleaseTrialRequest& request
     store::Store* store = manager_->store_;
     HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
       HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
-      if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != request.worker_id()) {
+      HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members, store->ListGangMembers(s.id()));
+      const store::GangMember* place = FindMember(members, request.worker_id());
+      if (s.state() != v1::SUGGESTION_STATE_ACTIVE ||
+          (s.worker_id() != request.worker_id() && place == nullptr)) {
         return NotHeldBy(s, request.worker_id());
+      }
+      if (!members.empty()) {
+        HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+        if (static_cast<int>(members.size()) < RanksPerTrial(e) && members.size() > 1) {
+          // Leaving a gathering gang: the others keep gathering.
+          const std::string leaving = request.worker_id();
+          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), leaving));
+          members.erase(std::remove_if(members.begin(), members.end(),
+                                       [&](const store::GangMember& m) {
+                                         return m.worker_id == leaving;
+                                       }),
+                        members.end());
+          experiment_id = s.experiment_id();
+          return Renumber(store, s, std::move(members));
+        }
+        // Leaving a started gang loses the trial for every rank: it returns to the pool.
+        HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), ""));
       }
       s.set_state(v1::SUGGESTION_STATE_OPEN);
       s.set_worker_id("");
@@ -356,9 +572,83 @@ absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
     absl::MutexLock lock(&manager_->mu_);
     store::Store* store = manager_->store_;
     HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
-      HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> expired,
-                           store->ListLeasedSuggestions("", clock_->Now()));
-      for (Suggestion& s : expired) {
+      const absl::Time now = clock_->Now();
+      // Gang places of ranks > 0 (rank 0's place is the suggestion's own lease, below).
+      HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> lost_places,
+                           store->ListGangPlaces("", now));
+      std::vector<std::pair<Suggestion, std::string>> expired;  // and why
+      for (const store::GangMember& lost : lost_places) {
+        HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(lost.suggestion_id));
+        HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members,
+                             store->ListGangMembers(s.id()));
+        if (FindMember(members, lost.worker_id) == nullptr) continue;  // already handled
+        if (s.state() != v1::SUGGESTION_STATE_ACTIVE) {  // the trial is over: stale places
+          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), ""));
+          continue;
+        }
+        if (lost.rank == 0) continue;  // rank 0's lease is the suggestion's (below)
+        HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+        if (static_cast<int>(members.size()) < RanksPerTrial(e)) {  // gathering: drop the member
+          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), lost.worker_id));
+          members.erase(std::remove_if(members.begin(), members.end(),
+                                       [&](const store::GangMember& m) {
+                                         return m.worker_id == lost.worker_id;
+                                       }),
+                        members.end());
+          HPO_RETURN_IF_ERROR(Renumber(store, s, std::move(members)));
+          HPO_LOG(WARNING) << "suggestion " << s.id() << ": worker " << lost.worker_id
+                           << " left the gathering gang (lease expired)";
+          continue;
+        }
+        // A started gang lost a rank: the trial is lost for every rank.
+        HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), ""));
+        HPO_LOG(WARNING) << "suggestion " << s.id() << ": gang rank " << lost.rank << " (worker "
+                         << lost.worker_id << ") lost; the gang is dissolved";
+        expired.emplace_back(std::move(s), absl::StrCat("gang rank ", lost.rank, " (worker ",
+                                                        lost.worker_id, ") stopped sending heartbeats"));
+      }
+      HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> leases, store->ListLeasedSuggestions("", now));
+      for (Suggestion& s : leases) {
+        if (std::any_of(expired.begin(), expired.end(),
+                        [&](const auto& e) { return e.first.id() == s.id(); })) {
+          continue;
+        }
+        HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members,
+                             store->ListGangMembers(s.id()));
+        if (!members.empty()) {
+          HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+          const std::string rank0 = s.worker_id();
+          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), rank0));
+          members.erase(std::remove_if(members.begin(), members.end(),
+                                       [&](const store::GangMember& m) {
+                                         return m.worker_id == rank0;
+                                       }),
+                        members.end());
+          if (static_cast<int>(members.size()) + 1 < RanksPerTrial(e)) {  // gathering
+            if (!members.empty()) {  // the next member becomes rank 0
+              HPO_RETURN_IF_ERROR(Renumber(store, s, std::move(members)));
+            } else {  // nobody left: back to the pool, the attempt given back
+              s.set_state(v1::SUGGESTION_STATE_OPEN);
+              s.set_worker_id("");
+              s.clear_lease_expire_time();
+              s.set_attempts(std::max(1, s.attempts() - 1));
+              HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
+              touched.push_back(s.experiment_id());
+            }
+            HPO_LOG(WARNING) << "suggestion " << s.id() << ": worker " << rank0
+                             << " left the gathering gang (lease expired)";
+            continue;
+          }
+          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), ""));
+          expired.emplace_back(std::move(s), absl::StrCat("gang rank 0 (worker ", rank0,
+                                                          ") stopped sending heartbeats"));
+          continue;
+        }
+        const std::string worker = s.worker_id();
+        expired.emplace_back(std::move(s), absl::StrCat("last worker ", worker,
+                                                        " stopped sending heartbeats"));
+      }
+      for (auto& [s, why] : expired) {
         const std::string worker = s.worker_id();
         s.set_worker_id("");
         s.clear_lease_expire_time();
@@ -370,9 +660,7 @@ absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
           failed.set_suggestion_id(s.id());
           *failed.mutable_assignment() = s.assignment();
           failed.set_failed(true);
-          failed.set_failure_reason(absl::StrCat("lease expired ", s.attempts(),
-                                                 " times; last worker ", worker,
-                                                 " stopped sending heartbeats"));
+          failed.set_failure_reason(absl::StrCat("lease expired ", s.attempts(), " times; ", why));
           HPO_RETURN_IF_ERROR(store->InsertObservation(failed).status());
           HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
           if (e.state() == v1::EXPERIMENT_STATE_ACTIVE &&

@@ -14,6 +14,11 @@
 //   preceded by the learning-curve regulator; a stop decision is stored on the suggestion with
 //   its reason and step, and repeated for any later report. CompleteTrial records the observation
 //   (PRUNED when a stop was decided); retrying it returns the stored observation.
+// - Gang trials (TrainingSpec.ranks_per_trial N > 1): LeaseTrial joins the experiment's forming
+//   gang (or opens the next suggestion as its rank 0) and answers gang_forming until N workers
+//   joined; then each member gets the suggestion with its rank (join order, stable), the world
+//   size and rank 0's rendezvous address. Only rank 0 reports; a lost rank dissolves the gang and
+//   returns the suggestion to the pool (see docs/design.md, "Gang trials").
 //
 // Errors: NOT_FOUND (unknown worker, suggestion or experiment), FAILED_PRECONDITION (the worker
 // does not hold the suggestion: lease expired or given away), INVALID_ARGUMENT (bad checkpoint or

@@ -598,6 +598,11 @@ absl::Status ValidateExperiment(const hpo::v1::Experiment& e,
   }
   HPO_RETURN_IF_ERROR(
       NonNegative("optimizer.initial_design_size", e.optimizer().initial_design_size()));
+  if (e.training().ranks_per_trial() < 0 || e.training().ranks_per_trial() > 64) {
+    return Invalid("training.ranks_per_trial",
+                   absl::StrCat("must be between 1 and 64 workers per trial, 0 meaning 1 (got ",
+                                e.training().ranks_per_trial(), ")"));
+  }
   HPO_RETURN_IF_ERROR(ValidatePruner(e));
   HPO_RETURN_IF_ERROR(ValidateMetadata(e.metadata()));
   return absl::OkStatus();

@@ -603,6 +603,71 @@ absl::StatusOr<WorkerRecord> SqliteStore::GetWorker(const std::string& worker_id
   return WorkerFromRow(stmt);
 }
 
+namespace {
+constexpr char kSelectGangSql[] =
+    "SELECT suggestion_id, worker_id, rank, lease_expire_time_us, released FROM gang_members";
+
+absl::StatusOr<std::vector<GangMember>> CollectGangMembers(Statement& stmt) {
+  std::vector<GangMember> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    GangMember& m = out.emplace_back();
+    m.suggestion_id = stmt.ColumnInt64(0);
+    m.worker_id = stmt.ColumnText(1);
+    m.rank = static_cast<int>(stmt.ColumnInt64(2));
+    m.lease_expire_time = absl::FromUnixMicros(stmt.ColumnInt64(3));
+    m.released = stmt.ColumnInt64(4) != 0;
+  }
+  return out;
+}
+}  // namespace
+
+absl::Status SqliteStore::UpsertGangMember(const GangMember& member) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("INSERT INTO gang_members (suggestion_id, worker_id, rank, lease_expire_time_us, "
+                  "released) VALUES (?, ?, ?, ?, ?) ON CONFLICT (suggestion_id, worker_id) DO "
+                  "UPDATE SET rank = excluded.rank, lease_expire_time_us = "
+                  "excluded.lease_expire_time_us, released = excluded.released"));
+  stmt.BindInt64(1, member.suggestion_id)
+      .BindText(2, member.worker_id)
+      .BindInt64(3, member.rank)
+      .BindInt64(4, ToMicros(member.lease_expire_time))
+      .BindInt64(5, member.released ? 1 : 0);
+  return stmt.Run();
+}
+
+absl::StatusOr<std::vector<GangMember>> SqliteStore::ListGangMembers(int64_t suggestion_id) {
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(absl::StrCat(
+                                           kSelectGangSql, " WHERE suggestion_id = ? ORDER BY rank")));
+  stmt.BindInt64(1, suggestion_id);
+  return CollectGangMembers(stmt);
+}
+
+absl::StatusOr<std::vector<GangMember>> SqliteStore::ListGangPlaces(const std::string& worker_id,
+                                                                    absl::Time expired_before) {
+  std::string sql = absl::StrCat(kSelectGangSql, " WHERE released = 0");
+  if (!worker_id.empty()) absl::StrAppend(&sql, " AND worker_id = ?1");
+  if (expired_before != absl::InfiniteFuture()) {
+    absl::StrAppend(&sql, " AND lease_expire_time_us < ?2");
+  }
+  absl::StrAppend(&sql, " ORDER BY suggestion_id, rank");
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
+  if (!worker_id.empty()) stmt.BindText(1, worker_id);
+  if (expired_before != absl::InfiniteFuture()) stmt.BindInt64(2, ToMicros(expired_before));
+  return CollectGangMembers(stmt);
+}
+
+absl::Status SqliteStore::DeleteGangMembers(int64_t suggestion_id, const std::string& worker_id) {
+  std::string sql = "DELETE FROM gang_members WHERE suggestion_id = ?1";
+  if (!worker_id.empty()) absl::StrAppend(&sql, " AND worker_id = ?2");
+  HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
+  stmt.BindInt64(1, suggestion_id);
+  if (!worker_id.empty()) stmt.BindText(2, worker_id);
+  return stmt.Run();
+}
+
 absl::StatusOr<hpo::v1::ApiToken> SqliteStore::InsertToken(const hpo::v1::ApiToken& token,
                                                           const std::string& secret_sha256) {
   HPO_ASSIGN_OR_RETURN(

@@ -65,6 +65,11 @@ class SqliteStore final : public Store {
                             const hpo::v1::WorkerInfo& info) override;
   absl::Status TouchWorker(const std::string& worker_id) override;
   absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) override;
+  absl::Status UpsertGangMember(const GangMember& member) override;
+  absl::StatusOr<std::vector<GangMember>> ListGangMembers(int64_t suggestion_id) override;
+  absl::StatusOr<std::vector<GangMember>> ListGangPlaces(const std::string& worker_id,
+                                                         absl::Time expired_before) override;
+  absl::Status DeleteGangMembers(int64_t suggestion_id, const std::string& worker_id) override;
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() override;
 
   absl::StatusOr<hpo::v1::ApiToken> InsertToken(const hpo::v1::ApiToken& token,

@@ -38,6 +38,15 @@ struct WorkerRecord {
   absl::Time last_heartbeat;
 };
 
+// A worker's place in the gang of a gang trial (see migrations/0004_gang_members.sql).
+struct GangMember {
+  int64_t suggestion_id = 0;
+  std::string worker_id;
+  int rank = 0;
+  absl::Time lease_expire_time;
+  bool released = false;  // a rank > 0 that finished its part
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -123,6 +132,19 @@ class Store {
   virtual absl::Status TouchWorker(const std::string& worker_id) = 0;
   virtual absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) = 0;
   virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
+
+  // --- Gang members ---
+
+  // Inserts or overwrites (suggestion_id, worker_id)'s rank, lease and released flag.
+  virtual absl::Status UpsertGangMember(const GangMember& member) = 0;
+  // Members of a suggestion's gang, by rank.
+  virtual absl::StatusOr<std::vector<GangMember>> ListGangMembers(int64_t suggestion_id) = 0;
+  // Places of `worker_id` if not empty, not released, whose lease expires before `expired_before`
+  // if it is finite; by suggestion then rank.
+  virtual absl::StatusOr<std::vector<GangMember>> ListGangPlaces(const std::string& worker_id,
+                                                                 absl::Time expired_before) = 0;
+  // Removes one member (worker_id not empty) or the whole gang of a suggestion.
+  virtual absl::Status DeleteGangMembers(int64_t suggestion_id, const std::string& worker_id) = 0;
 
   // --- API tokens (only the SHA-256 of a secret is stored) ---
 

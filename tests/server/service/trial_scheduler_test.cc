@@ -262,5 +262,191 @@ TEST_F(TrialSchedulerTest, ProgressFromOtherWorkerIsRefused) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+// --- Gang trials (TrainingSpec.ranks_per_trial > 1) ---
+
+v1::Experiment GangSpec(int ranks) {
+  v1::Experiment e = Spec(6, 2);
+  e.mutable_training()->set_ranks_per_trial(ranks);
+  return e;
+}
+
+v1::HeartbeatRequest Beat(const std::string& worker, int64_t suggestion) {
+  v1::HeartbeatRequest hb;
+  hb.set_worker_id(worker);
+  hb.set_suggestion_id(suggestion);
+  return hb;
+}
+
+TEST_F(TrialSchedulerTest, GangFormsOnlyWithAllRanksAndRanksAreStable) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(GangSpec(3)));
+  const std::string a = Register("a"), b = Register("b"), c = Register("c");
+  auto la = Lease(a);
+  HPO_ASSERT_OK(la);
+  EXPECT_FALSE(la->has_suggestion());
+  EXPECT_TRUE(la->gang_forming());
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  EXPECT_FALSE(lb->has_suggestion());
+  EXPECT_TRUE(lb->gang_forming());
+  auto again = Lease(a);  // still gathering
+  HPO_ASSERT_OK(again);
+  EXPECT_FALSE(again->has_suggestion());
+  EXPECT_TRUE(again->gang_forming());
+  auto lc = Lease(c);  // the third rank completes the gang
+  HPO_ASSERT_OK(lc);
+  ASSERT_TRUE(lc->has_suggestion());
+  EXPECT_FALSE(lc->gang_forming());
+  EXPECT_EQ(lc->gang().rank(), 2);
+  EXPECT_EQ(lc->gang().world_size(), 3);
+  EXPECT_EQ(lc->gang().master_addr(), "localhost");
+  const int64_t id = lc->suggestion().id();
+  EXPECT_EQ(lc->gang().master_port(), 29500 + id % 1000);
+  // Every member gets the same suggestion with its join-order rank, again and again.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [worker, rank] :
+         std::vector<std::pair<std::string, int>>{{a, 0}, {b, 1}, {c, 2}}) {
+      auto l = Lease(worker);
+      HPO_ASSERT_OK(l);
+      ASSERT_TRUE(l->has_suggestion()) << worker;
+      EXPECT_EQ(l->suggestion().id(), id);
+      EXPECT_EQ(l->gang().rank(), rank);
+      EXPECT_EQ(l->gang().world_size(), 3);
+    }
+  }
+  // A fourth worker starts the next gang (bandwidth 2), it does not join the formed one.
+  const std::string d = Register("d");
+  auto ld = Lease(d);
+  HPO_ASSERT_OK(ld);
+  EXPECT_FALSE(ld->has_suggestion());
+  EXPECT_TRUE(ld->gang_forming());
+}
+
+TEST_F(TrialSchedulerTest, GangRendezvousUsesRankZerosAdvertisedPort) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(GangSpec(2)));
+  v1::RegisterWorkerRequest r;
+  r.mutable_worker()->set_name("m");
+  r.mutable_worker()->set_host("node7");
+  (*r.mutable_worker()->mutable_labels())["rendezvous_port"] = "31234";
+  auto reg = scheduler_->RegisterWorker(r);
+  HPO_ASSERT_OK(reg);
+  const std::string a = reg->worker_id(), b = Register("b");
+  HPO_ASSERT_OK(Lease(a));
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  ASSERT_TRUE(lb->has_suggestion());
+  EXPECT_EQ(lb->gang().master_addr(), "node7");
+  EXPECT_EQ(lb->gang().master_port(), 31234);
+}
+
+TEST_F(TrialSchedulerTest, OnlyRankZeroReportsAndCompletes) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(GangSpec(2)));
+  const std::string a = Register("a"), b = Register("b");
+  HPO_ASSERT_OK(Lease(a));
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  const int64_t id = lb->suggestion().id();
+  EXPECT_THAT(Report(b, id, 1, 0.5),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("only rank 0")));
+  EXPECT_THAT(Complete(b, id, 0.5),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("only rank 0")));
+  HPO_ASSERT_OK(Report(a, id, 1, 0.5));
+  // Rank 1 releases its place with an empty completion; the trial stays rank 0's.
+  v1::CompleteTrialRequest release;
+  release.set_worker_id(b);
+  release.set_suggestion_id(id);
+  HPO_ASSERT_OK(scheduler_->CompleteTrial(release));
+  auto obs = Complete(a, id, 0.7);
+  HPO_ASSERT_OK(obs);
+  EXPECT_FALSE(obs->failed());
+  auto observations = manager_->ListObservations(lb->experiment().id());
+  HPO_ASSERT_OK(observations);
+  EXPECT_EQ(observations->size(), 1u);
+  // Both workers go on to the next gang.
+  auto next = Lease(b);
+  HPO_ASSERT_OK(next);
+  EXPECT_TRUE(next->gang_forming());
+}
+
+TEST_F(TrialSchedulerTest, LostRankDissolvesGangAndReturnsSuggestion) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(GangSpec(2)));
+  const std::string a = Register("a"), b = Register("b"), c = Register("c");
+  HPO_ASSERT_OK(Lease(a));
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  ASSERT_TRUE(lb->has_suggestion());
+  const int64_t id = lb->suggestion().id();
+  EXPECT_EQ(lb->suggestion().attempts(), 1);
+  // Rank 0 keeps beating, rank 1 (b) vanishes.
+  for (int i = 0; i < 2; ++i) {
+    clock_.Advance(absl::Seconds(20));
+    auto hb = scheduler_->Heartbeat(Beat(a, id));
+    HPO_ASSERT_OK(hb);
+    EXPECT_FALSE(hb->stop());
+  }
+  auto reaped = scheduler_->ReapExpiredLeases();
+  HPO_ASSERT_OK(reaped);
+  EXPECT_EQ(*reaped, 1);
+  // The surviving rank is told to stop, and can no longer report.
+  auto hb = scheduler_->Heartbeat(Beat(a, id));
+  HPO_ASSERT_OK(hb);
+  EXPECT_TRUE(hb->stop());
+  EXPECT_THAT(Report(a, id, 1, 0.5), StatusIs(absl::StatusCode::kFailedPrecondition));
+  auto s = store_->GetSuggestion(id);
+  HPO_ASSERT_OK(s);
+  EXPECT_EQ(s->state(), v1::SUGGESTION_STATE_OPEN);
+  // A new gang takes the same suggestion again: second attempt, not a duplicate trial.
+  auto lc = Lease(c);
+  HPO_ASSERT_OK(lc);
+  EXPECT_TRUE(lc->gang_forming());
+  auto la = Lease(a);
+  HPO_ASSERT_OK(la);
+  ASSERT_TRUE(la->has_suggestion());
+  EXPECT_EQ(la->suggestion().id(), id);
+  EXPECT_EQ(la->suggestion().attempts(), 2);
+  EXPECT_EQ(la->gang().rank(), 1);
+  // Losing it again reaches max_attempts = 2: the trial fails, once.
+  clock_.Advance(absl::Seconds(31));
+  HPO_ASSERT_OK(scheduler_->ReapExpiredLeases());
+  auto observations = manager_->ListObservations(la->experiment().id());
+  HPO_ASSERT_OK(observations);
+  ASSERT_EQ(observations->size(), 1u);
+  EXPECT_TRUE((*observations)[0].failed());
+  EXPECT_THAT((*observations)[0].failure_reason(), HasSubstr("gang rank"));
+}
+
+TEST_F(TrialSchedulerTest, GatheringGangDropsExpiredMembers) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(GangSpec(3)));
+  const std::string a = Register("a"), b = Register("b"), c = Register("c"), d = Register("d");
+  HPO_ASSERT_OK(Lease(a));  // rank 0, then vanishes
+  clock_.Advance(absl::Seconds(20));
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  EXPECT_TRUE(lb->gang_forming());
+  clock_.Advance(absl::Seconds(15));  // a's place expired, b's did not
+  auto lc = Lease(c);
+  HPO_ASSERT_OK(lc);
+  EXPECT_TRUE(lc->gang_forming());  // a was dropped: two of three
+  auto ld = Lease(d);
+  HPO_ASSERT_OK(ld);
+  ASSERT_TRUE(ld->has_suggestion());
+  EXPECT_EQ(ld->gang().rank(), 2);
+  EXPECT_EQ(ld->suggestion().attempts(), 1);  // gathering is not an attempt lost
+  auto again = Lease(b);
+  HPO_ASSERT_OK(again);
+  ASSERT_TRUE(again->has_suggestion());
+  EXPECT_EQ(again->gang().rank(), 0);  // b took over rank 0 and the suggestion's lease
+  EXPECT_EQ(again->suggestion().worker_id(), b);
+  auto gone = Lease(a);  // a comes back: its place is gone, it starts gathering a new gang
+  HPO_ASSERT_OK(gone);
+  EXPECT_TRUE(gone->gang_forming());
+}
+
+TEST_F(TrialSchedulerTest, RanksPerTrialIsValidated) {
+  EXPECT_THAT(manager_->CreateExperiment(GangSpec(65)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ranks_per_trial")));
+  EXPECT_THAT(manager_->CreateExperiment(GangSpec(-1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ranks_per_trial")));
+}
+
 }  // namespace
 }  // namespace hpo::service

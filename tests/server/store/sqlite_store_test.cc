@@ -131,6 +131,34 @@ TEST_F(SqliteStoreTest, SuggestionLifecycleAndProgress) {
   EXPECT_EQ((*queued)[0].id(), s2->id());
 }
 
+TEST_F(SqliteStoreTest, GangMembersUpsertListExpireAndDelete) {
+  auto e = store_->InsertExperiment(MakeExperiment("a"));
+  HPO_ASSERT_OK(e);
+  auto s = store_->InsertSuggestion(MakeSuggestion(e->id(), 0.25, v1::SUGGESTION_STATE_ACTIVE));
+  HPO_ASSERT_OK(s);
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  GangMember m0{s->id(), "w0", 0, t0, false}, m1{s->id(), "w1", 1, t0 + absl::Seconds(10), false};
+  HPO_ASSERT_OK(store_->UpsertGangMember(m1));
+  HPO_ASSERT_OK(store_->UpsertGangMember(m0));
+  auto members = store_->ListGangMembers(s->id());
+  HPO_ASSERT_OK(members);
+  ASSERT_EQ(members->size(), 2u);
+  EXPECT_EQ((*members)[0].worker_id, "w0");  // by rank
+  EXPECT_EQ((*members)[1].lease_expire_time, t0 + absl::Seconds(10));
+  auto expired = store_->ListGangPlaces("", t0 + absl::Seconds(5));
+  HPO_ASSERT_OK(expired);
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_EQ((*expired)[0].worker_id, "w0");
+  m1.released = true;  // a released place is no longer listed as a place
+  HPO_ASSERT_OK(store_->UpsertGangMember(m1));
+  EXPECT_TRUE(store_->ListGangPlaces("w1", absl::InfiniteFuture())->empty());
+  EXPECT_EQ(store_->ListGangMembers(s->id())->size(), 2u);
+  HPO_ASSERT_OK(store_->DeleteGangMembers(s->id(), "w0"));
+  EXPECT_EQ(store_->ListGangMembers(s->id())->size(), 1u);
+  HPO_ASSERT_OK(store_->DeleteGangMembers(s->id(), ""));
+  EXPECT_TRUE(store_->ListGangMembers(s->id())->empty());
+}
+
 TEST_F(SqliteStoreTest, ObservationsStoreValuesStddevAndFailures) {
   auto e = store_->InsertExperiment(MakeExperiment("a"));
   auto s = store_->InsertSuggestion(MakeSuggestion(e->id(), 0.25, v1::SUGGESTION_STATE_OPEN));

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Integration test of gang trials (TrainingSpec.ranks_per_trial = 2) with a real hpo-server and
+real hpo-worker processes in command mode (torch-free: tests/integration/gang_rank.py stands in
+for a distributed trainer): every trial runs on two workers with ranks 0 and 1 and one
+rendezvous address, only rank 0 reports; a worker SIGKILLed mid-trial dissolves the gang and the
+trial is retried by a new gang, not duplicated. About 20 s.
+
+Usage: gang_test.py --server-bin PATH --worker-bin PATH --source-dir DIR
+"""
+import argparse
+import os
+import sys
+import tempfile
+import unittest
+
+from harness import Server, Worker, generate_stubs, wait_for
+
+ARGS = None
+RANK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gang_rank.py")
+
+
+class GangTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="hpo-gang-it-")
+        generate_stubs(ARGS.source_dir, os.path.join(cls.tmp.name, "stubs"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(dir=self.tmp.name)
+        self.markers = os.path.join(self.dir, "markers")
+        os.makedirs(self.markers)
+        self.server = Server(ARGS.server_bin, os.path.join(self.dir, "hpo.db"), self.dir,
+                             ["--lease_timeout_seconds=2", "--max_lease_attempts=3"])
+        self.server.start()
+        self.workers = {}
+        result = self._outcome.result
+        self._problems_before = len(result.errors) + len(result.failures)
+
+    def tearDown(self):
+        for w in self.workers.values():
+            w.stop()
+        if self.server.running():
+            self.server.kill()
+        result = self._outcome.result
+        if len(result.errors) + len(result.failures) > self._problems_before:
+            print("--- server log ---\n" + self.server.read_log())
+            for w in self.workers.values():
+                print("--- %s ---\n%s" % (w.log_path, w.read_log()))
+
+    def stub(self):
+        import grpc
+        from hpo.v1 import experiment_service_pb2_grpc
+        return experiment_service_pb2_grpc.ExperimentServiceStub(
+            grpc.insecure_channel(self.server.address))
+
+    def create_experiment(self, budget):
+        from hpo.v1 import experiment_pb2 as e, experiment_service_pb2 as s, search_space_pb2 as ss
+        exp = e.Experiment(name="gang", observation_budget=budget, parallel_bandwidth=1)
+        exp.search_space.parameters.add(name="x", type=ss.PARAMETER_TYPE_DOUBLE,
+                                        bounds=ss.Bounds(min=0, max=1))
+        exp.metrics.add(name="score", objective=e.OBJECTIVE_MAXIMIZE)
+        exp.training.max_steps = 100
+        exp.training.ranks_per_trial = 2
+        exp.optimizer.algorithm = "random"
+        return self.stub().CreateExperiment(s.CreateExperimentRequest(experiment=exp)).experiment
+
+    def start_worker(self, name, steps, step_seconds, extra=()):
+        w = Worker(ARGS.worker_bin, self.server, self.dir, name,
+                   ["--command", "/usr/bin/python3 " + RANK] + list(extra),
+                   env={"GANG_MARKERS": self.markers, "GANG_NAME": name,
+                        "GANG_STEPS": str(steps), "GANG_STEP_SECONDS": str(step_seconds)})
+        self.workers[name] = w
+        return w
+
+    def starts(self):
+        path = os.path.join(self.markers, "starts.log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [line.split() for line in f if line.strip()]
+
+    def observations(self, experiment_id):
+        from hpo.v1 import experiment_service_pb2 as s
+        return list(self.stub().ListObservations(
+            s.ListObservationsRequest(experiment_id=experiment_id)).observations)
+
+    def suggestions(self, experiment_id):
+        from hpo.v1 import experiment_service_pb2 as s
+        return list(self.stub().ListSuggestions(
+            s.ListSuggestionsRequest(experiment_id=experiment_id)).suggestions)
+
+    def test_two_workers_run_two_rank_trials(self):
+        exp = self.create_experiment(budget=2)
+        a = self.start_worker("a", 3, 0.1, ["--max_trials=2"])
+        b = self.start_worker("b", 3, 0.1, ["--max_trials=2"])
+        self.assertEqual(a.wait(60), 0)
+        self.assertEqual(b.wait(60), 0)
+        observations = self.observations(exp.id)
+        self.assertEqual(len(observations), 2)
+        for o in observations:
+            self.assertFalse(o.failed, o.failure_reason)
+            self.assertEqual([v.name for v in o.values], ["score"])
+        starts = self.starts()
+        self.assertEqual(len(starts), 4, starts)
+        by_suggestion = {}
+        for _, sid, rank, world, master, name in starts:
+            by_suggestion.setdefault(sid, []).append((int(rank), int(world), master, name))
+        self.assertEqual(sorted(by_suggestion), sorted(str(o.suggestion_id) for o in observations))
+        for sid, ranks in by_suggestion.items():
+            self.assertEqual(sorted(r[0] for r in ranks), [0, 1], ranks)
+            self.assertEqual({r[1] for r in ranks}, {2})
+            self.assertEqual(len({r[2] for r in ranks}), 1, ranks)  # one rendezvous address
+            self.assertEqual(sorted(r[3] for r in ranks), ["a", "b"])
+            self.assertTrue(ranks[0][2].endswith(":%d" % (29500 + int(sid) % 1000)), ranks)
+
+    def test_killed_rank_dissolves_gang_and_trial_is_retried_once(self):
+        exp = self.create_experiment(budget=1)
+        # After losing the trial the survivor takes part in the retry, then exits when idle.
+        self.start_worker("a", 30, 0.2, ["--max_trials=2", "--exit_when_idle"])
+        self.start_worker("b", 30, 0.2, ["--max_trials=2", "--exit_when_idle"])
+        wait_for(lambda: len(self.starts()) >= 2, 30, "both ranks started")
+        first = self.starts()[:2]
+        victim = next(s for s in first if s[2] == "1")[5]
+        survivor = "a" if victim == "b" else "b"
+        self.workers[victim].stop()  # SIGKILL: its lease expires after 2 s
+        self.start_worker("c", 3, 0.1, ["--max_trials=1"])
+        self.assertEqual(self.workers["c"].wait(60), 0)
+        self.assertEqual(self.workers[survivor].wait(60), 0)
+        observations = self.observations(exp.id)
+        self.assertEqual(len(observations), 1)
+        self.assertFalse(observations[0].failed, observations[0].failure_reason)
+        suggestions = self.suggestions(exp.id)
+        self.assertEqual(len(suggestions), 1)  # retried, not duplicated
+        self.assertEqual(suggestions[0].attempts, 2)
+        retry = [s for s in self.starts()[2:] if s[1] == first[0][1]]
+        self.assertEqual(sorted(s[5] for s in retry), sorted([survivor, "c"]), self.starts())
+        self.assertIn("gang", self.server.read_log())
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server-bin", required=True)
+    parser.add_argument("--worker-bin", required=True)
+    parser.add_argument("--source-dir", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
