@@ -33,6 +33,12 @@ hpo::v1::Checkpoint ToCheckpoint(const trainer::StepMetrics& m) {
 absl::StatusOr<TrialOutcome> DlrmRunner::Run(const hpo::v1::Experiment& experiment,
                                              const hpo::v1::Suggestion& suggestion,
                                              ProgressSink* sink) {
+  return RunRank(experiment, suggestion, GangPlace(), sink);
+}
+
+absl::StatusOr<TrialOutcome> DlrmRunner::RunRank(const hpo::v1::Experiment& experiment,
+                                                 const hpo::v1::Suggestion& suggestion,
+                                                 const GangPlace& gang, ProgressSink* sink) {
   TrialOutcome outcome;
   absl::StatusOr<trainer::TrainOptions> built =
       BuildTrainOptions(experiment, suggestion, overrides_);
@@ -43,7 +49,14 @@ absl::StatusOr<TrialOutcome> DlrmRunner::Run(const hpo::v1::Experiment& experime
     outcome.failure_reason = absl::StrCat("invalid trainer options: ", built.status().message());
     return outcome;
   }
-  const trainer::TrainOptions& options = *built;
+  trainer::TrainOptions& options = *built;
+  if (gang.world_size > 1) {
+    options.world_size = gang.world_size;
+    options.rank = gang.rank;
+    if (!gang.master_addr.empty()) options.master_addr = gang.master_addr;
+    if (gang.master_port > 0) options.master_port = gang.master_port;
+    outcome.metadata["world_size"] = absl::StrCat(gang.world_size);
+  }
   hpo::v1::Checkpoint last;
   auto result = trainer::Train(options, [&](const trainer::StepMetrics& m) {
     last = ToCheckpoint(m);

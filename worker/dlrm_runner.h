@@ -25,6 +25,11 @@ class DlrmRunner final : public TrialRunner {
   absl::StatusOr<TrialOutcome> Run(const hpo::v1::Experiment& experiment,
                                    const hpo::v1::Suggestion& suggestion,
                                    ProgressSink* sink) override;
+  // Gang trials: this worker trains its rank of a distributed run (c10d/Gloo rendezvous at
+  // gang.master_addr:master_port); the trainer reports progress on rank 0 only.
+  absl::StatusOr<TrialOutcome> RunRank(const hpo::v1::Experiment& experiment,
+                                       const hpo::v1::Suggestion& suggestion, const GangPlace& gang,
+                                       ProgressSink* sink) override;
 
  private:
   std::map<std::string, std::string> overrides_;
