@@ -31,7 +31,8 @@ std::vector<double> Spaced(double lo, double hi, int n, bool log) {
   std::vector<double> out;
   const double a = log ? std::log(lo) : lo, b = log ? std::log(hi) : hi;
   for (int i = 0; i < n; ++i) {
-    const double t = a + (b - a) * i / (n - 1);
+    // (b - a) is finite (validated); scaling it by a fraction <= 1 cannot overflow.
+    const double t = a + (b - a) * (static_cast<double>(i) / (n - 1));
     out.push_back(log ? std::exp(t) : t);
   }
   out.front() = lo;  // exact ends despite exp(log(x))

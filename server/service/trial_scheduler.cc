@@ -406,8 +406,10 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
       if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;  // resent step
       stored_new = inserted.ok();
     }
-    // Every learning curve of the experiment (cached, see curves_); this trial's last point as
-    // reported (raw).
+    // Every learning curve of the experiment (cached, see curves_), with current states; this
+    // trial's last point as reported (raw).
+    HPO_ASSIGN_OR_RETURN(std::unique_ptr<pruning::Pruner> pruner, pruning::CreatePruner(e));
+    HPO_ASSIGN_OR_RETURN(auto states, store->ListSuggestionStates(e.id()));
     auto cached = curves_.find(e.id());
     if (cached == curves_.end()) {
       HPO_ASSIGN_OR_RETURN(auto loaded, store->ListExperimentCheckpoints(e.id()));
@@ -415,35 +417,60 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
         auto& own = loaded[s.id()];
         if (!own.empty() && own.back().step() == finite.step()) own.pop_back();
       }
-      cached = curves_.emplace(e.id(), std::move(loaded)).first;
+      std::vector<pruning::TrialCurve> curves;
+      for (auto& [id, points] : loaded) {
+        if (points.empty()) continue;
+        pruning::TrialCurve curve;
+        curve.trial_id = id;
+        curve.checkpoints = std::move(points);
+        curves.push_back(std::move(curve));
+      }
+      cached = curves_.emplace(e.id(), std::move(curves)).first;
     }
-    const auto& curves = cached->second;
     experiment_id = e.id();
     suggestion_id = s.id();
-    HPO_ASSIGN_OR_RETURN(std::vector<Suggestion> all, store->ListSuggestions(e.id(), {}));
-    pruning::TrialCurve trial;
-    std::vector<pruning::TrialCurve> others;
-    for (const Suggestion& other : all) {
-      if (other.state() == v1::SUGGESTION_STATE_QUEUED ||
-          other.state() == v1::SUGGESTION_STATE_DELETED) {
-        continue;
-      }
-      pruning::TrialCurve curve;
-      curve.trial_id = other.id();
-      curve.state = ToTrialState(other.state());
-      if (auto it = curves.find(other.id()); it != curves.end()) curve.checkpoints = it->second;
-      if (other.id() == s.id()) {
-        while (!curve.checkpoints.empty() && curve.checkpoints.back().step() >= checkpoint.step()) {
-          curve.checkpoints.pop_back();
+    std::vector<pruning::TrialCurve>& curves = cached->second;
+    {  // states by a merge walk (both sorted by id); deleted suggestions leave the cache
+      size_t k = 0;
+      std::vector<pruning::TrialCurve> kept;
+      kept.reserve(curves.size());
+      for (pruning::TrialCurve& curve : curves) {
+        while (k < states.size() && states[k].first < curve.trial_id) ++k;
+        if (k < states.size() && states[k].first == curve.trial_id) {
+          if (states[k].second == v1::SUGGESTION_STATE_DELETED ||
+              states[k].second == v1::SUGGESTION_STATE_QUEUED) {
+            continue;
+          }
+          curve.state = ToTrialState(states[k].second);
         }
-        curve.checkpoints.push_back(checkpoint);
-        trial = std::move(curve);
-      } else if (!curve.checkpoints.empty()) {
-        others.push_back(std::move(curve));
+        kept.push_back(std::move(curve));
       }
+      curves = std::move(kept);
     }
-    HPO_ASSIGN_OR_RETURN(std::unique_ptr<pruning::Pruner> pruner, pruning::CreatePruner(e));
-    pruning::Decision d = pruner->ShouldPrune(trial, others);
+    // Take this trial's curve out of the others for the decision (order kept), then put it back.
+    auto at = std::lower_bound(curves.begin(), curves.end(), s.id(),
+                               [](const pruning::TrialCurve& c, int64_t id) {
+                                 return c.trial_id < id;
+                               });
+    const size_t position = static_cast<size_t>(at - curves.begin());
+    const bool had_curve = at != curves.end() && at->trial_id == s.id();
+    pruning::TrialCurve trial;
+    trial.trial_id = s.id();
+    if (had_curve) {
+      trial = std::move(*at);
+      curves.erase(at);
+    }
+    trial.state = ToTrialState(s.state());
+    std::vector<v1::Checkpoint> stored_points = trial.checkpoints;
+    while (!trial.checkpoints.empty() && trial.checkpoints.back().step() >= checkpoint.step()) {
+      trial.checkpoints.pop_back();
+    }
+    trial.checkpoints.push_back(checkpoint);
+    pruning::Decision d = pruner->ShouldPrune(trial, curves);
+    if (had_curve) {
+      trial.checkpoints = std::move(stored_points);
+      curves.insert(curves.begin() + static_cast<std::ptrdiff_t>(position), std::move(trial));
+    }
     // At the last step of a full-length run there is nothing left to save: the trial completes.
     // (The regulator's anomaly verdicts still stand: a NaN at the end is still a divergence.)
     const int64_t max_steps = e.training().max_steps();
@@ -469,7 +496,19 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
   }
   if (stored_new && suggestion_id != 0) {
     auto cached = curves_.find(experiment_id);
-    if (cached != curves_.end()) cached->second[suggestion_id].push_back(finite);
+    if (cached != curves_.end()) {
+      std::vector<pruning::TrialCurve>& curves = cached->second;
+      auto at = std::lower_bound(curves.begin(), curves.end(), suggestion_id,
+                                 [](const pruning::TrialCurve& c, int64_t id) {
+                                   return c.trial_id < id;
+                                 });
+      if (at == curves.end() || at->trial_id != suggestion_id) {
+        pruning::TrialCurve curve;
+        curve.trial_id = suggestion_id;
+        at = curves.insert(at, std::move(curve));
+      }
+      at->checkpoints.push_back(finite);
+    }
   }
   return decision;
 }

@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "hpo/v1/trial_service.pb.h"
+#include "server/pruning/pruner.h"
 #include "server/service/experiment_manager.h"
 
 namespace hpo::service {
@@ -83,11 +84,11 @@ class TrialScheduler {
   ExperimentManager* manager_;
   Clock* clock_;
   TrialSchedulerOptions options_;
-  // Learning curves by experiment for the pruner: loaded from the store on an experiment's first
-  // report, then appended after each committed checkpoint (ReportProgress is the only writer of
-  // checkpoints), so a report costs O(suggestions), not O(all stored points). Guarded by
-  // manager_->mu_.
-  absl::flat_hash_map<int64_t, std::map<int64_t, std::vector<v1::Checkpoint>>> curves_;
+  // Learning curves by experiment for the pruner (non-empty ones, by suggestion id): loaded from
+  // the store on an experiment's first report, then appended after each committed checkpoint
+  // (ReportProgress is the only writer of checkpoints); states are refreshed from a light query.
+  // A report then costs no copy of the stored curves. Guarded by manager_->mu_.
+  absl::flat_hash_map<int64_t, std::vector<pruning::TrialCurve>> curves_;
   absl::Mutex reaper_mu_;
   bool stopping_ ABSL_GUARDED_BY(reaper_mu_) = false;
   std::thread reaper_;

@@ -345,6 +345,22 @@ absl::StatusOr<std::vector<Suggestion>> SqliteStore::ListSuggestions(
   return CollectSuggestions(stmt);
 }
 
+absl::StatusOr<std::vector<std::pair<int64_t, hpo::v1::SuggestionState>>>
+SqliteStore::ListSuggestionStates(int64_t experiment_id) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("SELECT id, state FROM suggestions WHERE experiment_id = ? ORDER BY id"));
+  stmt.BindInt64(1, experiment_id);
+  std::vector<std::pair<int64_t, hpo::v1::SuggestionState>> out;
+  while (true) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    out.emplace_back(stmt.ColumnInt64(0),
+                     static_cast<hpo::v1::SuggestionState>(stmt.ColumnInt64(1)));
+  }
+  return out;
+}
+
 absl::Status SqliteStore::UpdateSuggestion(const Suggestion& suggestion) {
   HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kUpdateSuggestionSql));
   stmt.BindInt64(1, suggestion.state());

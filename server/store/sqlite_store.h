@@ -72,6 +72,8 @@ class SqliteStore final : public Store {
   absl::Status DeleteGangMembers(int64_t suggestion_id, const std::string& worker_id) override;
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() override;
 
+  absl::StatusOr<std::vector<std::pair<int64_t, hpo::v1::SuggestionState>>> ListSuggestionStates(
+      int64_t experiment_id) override;
   absl::StatusOr<hpo::v1::ApiToken> InsertToken(const hpo::v1::ApiToken& token,
                                                 const std::string& secret_sha256) override;
   absl::StatusOr<std::optional<hpo::v1::ApiToken>> FindTokenBySecretHash(

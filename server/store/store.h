@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -94,6 +95,10 @@ class Store {
   // `expired_before` if it is finite; oldest first.
   virtual absl::StatusOr<std::vector<hpo::v1::Suggestion>> ListLeasedSuggestions(
       const std::string& worker_id, absl::Time expired_before) = 0;
+  // (id, state) of every suggestion of an experiment, oldest first: the cheap form of
+  // ListSuggestions for callers that need only states.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, hpo::v1::SuggestionState>>>
+  ListSuggestionStates(int64_t experiment_id) = 0;
   // Number of suggestions the experiment has issued (every state except QUEUED).
   virtual absl::StatusOr<int64_t> CountIssuedSuggestions(int64_t experiment_id) = 0;
 
