@@ -358,7 +358,7 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
     response.set_stop(!s.stop_reason().empty() || e.state() == v1::EXPERIMENT_STATE_PAUSED ||
                       e.state() == v1::EXPERIMENT_STATE_ARCHIVED);
     return absl::OkStatus();
-  }));
+  }, store::Store::Durability::kRelaxed));  // a lost renewal is repeated by the next beat
   return response;
 }
 

@@ -192,14 +192,23 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   return store;
 }
 
-absl::Status SqliteStore::Transact(const std::function<absl::Status()>& fn) {
+absl::Status SqliteStore::Transact(const std::function<absl::Status()>& fn,
+                                   Durability durability) {
   if (in_transaction_) return absl::InternalError("Transact() does not nest");
-  HPO_RETURN_IF_ERROR(db_.Execute("BEGIN IMMEDIATE"));
-  in_transaction_ = true;
-  absl::Status status = fn();
-  if (status.ok()) status = db_.Execute("COMMIT");
-  if (!status.ok()) (void)db_.Execute("ROLLBACK");
-  in_transaction_ = false;
+  const bool relaxed = durability == Durability::kRelaxed;
+  if (relaxed) HPO_RETURN_IF_ERROR(db_.Execute("PRAGMA synchronous=NORMAL"));
+  absl::Status status = db_.Execute("BEGIN IMMEDIATE");
+  if (status.ok()) {
+    in_transaction_ = true;
+    status = fn();
+    if (status.ok()) status = db_.Execute("COMMIT");
+    if (!status.ok()) (void)db_.Execute("ROLLBACK");
+    in_transaction_ = false;
+  }
+  if (relaxed) {
+    const absl::Status restored = db_.Execute("PRAGMA synchronous=FULL");
+    if (status.ok()) status = restored;
+  }
   return status;
 }
 

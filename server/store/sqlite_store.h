@@ -25,7 +25,10 @@ class SqliteStore final : public Store {
   // The migration applied by Open().
   const MigrationResult& migration() const { return migration_; }
 
-  absl::Status Transact(const std::function<absl::Status()>& fn) override;
+  // kRelaxed commits with synchronous=NORMAL (no fsync in WAL mode); the next kFull commit's
+  // fsync of the WAL makes it durable too.
+  absl::Status Transact(const std::function<absl::Status()>& fn,
+                        Durability durability = Durability::kFull) override;
   absl::Status Ping() override;
   int64_t ChangeCount() override;
 

@@ -52,9 +52,16 @@ class Store {
  public:
   virtual ~Store() = default;
 
+  // How hard a commit is pushed to disk. kFull: durable before Transact returns (the default;
+  // every acknowledged result). kRelaxed: atomic, survives a crash of the process, but may be lost
+  // with the machine's power until the next full commit; for writes that the next call repeats
+  // anyway (heartbeats renewing a lease).
+  enum class Durability { kFull, kRelaxed };
+
   // Runs `fn` in one write transaction: commits if it returns OK, rolls back everything it wrote
   // otherwise and returns its status. Transactions do not nest.
-  virtual absl::Status Transact(const std::function<absl::Status()>& fn) = 0;
+  virtual absl::Status Transact(const std::function<absl::Status()>& fn,
+                                Durability durability = Durability::kFull) = 0;
 
   // Cheap liveness probe of the database (SELECT 1).
   virtual absl::Status Ping() = 0;

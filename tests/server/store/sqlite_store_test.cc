@@ -1,5 +1,8 @@
 #include "server/store/sqlite_store.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -256,6 +259,40 @@ TEST(SqliteStoreFileTest, ReopenedFileKeepsData) {
   auto e = (*store)->GetExperiment(id);
   HPO_ASSERT_OK(e);
   EXPECT_EQ(e->name(), "kept");
+}
+
+}  // namespace
+}  // namespace hpo::store
+
+namespace hpo::store {
+namespace {
+
+TEST(SqliteStoreDurabilityTest, RelaxedCommitsAreKeptAndFailuresRollBack) {
+  const std::string path = ::testing::TempDir() + "/relaxed-" + std::to_string(::getpid()) + ".db";
+  std::remove(path.c_str());
+  FakeClock clock;
+  {
+    auto store = SqliteStore::Open(path, &clock);
+    ASSERT_TRUE(store.ok()) << store.status();
+    hpo::v1::WorkerInfo info;
+    info.set_name("n1");
+    ASSERT_TRUE((*store)
+                    ->Transact([&] { return (*store)->UpsertWorker("w-1", info); },
+                               Store::Durability::kRelaxed)
+                    .ok());
+    // A failing relaxed transaction rolls back; the next full commit works as before.
+    EXPECT_FALSE((*store)
+                     ->Transact([&]() -> absl::Status { return absl::AbortedError("no"); },
+                                Store::Durability::kRelaxed)
+                     .ok());
+    ASSERT_TRUE((*store)->Transact([&] { return (*store)->UpsertWorker("w-2", info); }).ok());
+  }
+  auto reopened = SqliteStore::Open(path, &clock);
+  ASSERT_TRUE(reopened.ok());
+  auto workers = (*reopened)->ListWorkers();
+  ASSERT_TRUE(workers.ok());
+  EXPECT_EQ(workers->size(), 2u);
+  std::remove(path.c_str());
 }
 
 }  // namespace
