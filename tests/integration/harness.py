@@ -3,7 +3,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import unittest
 
 
 def generate_stubs(source_dir, out_dir):
@@ -108,3 +110,44 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
+
+
+class ProcessTestCase(unittest.TestCase):
+    """A test case that runs real processes: one temporary folder with generated stubs per class,
+    a folder per test (self.dir). After each test, self.server (None until a test starts one) and
+    self.workers (a list or a dict of Worker) are stopped, and their logs printed if it failed.
+    Set ProcessTestCase.source_dir (the repository root) before the tests run."""
+
+    source_dir = None
+    prefix = "hpo-it-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix=cls.prefix)
+        generate_stubs(cls.source_dir, os.path.join(cls.tmp.name, "stubs"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(dir=self.tmp.name)
+        self.server = None
+        self.workers = []
+        result = self._outcome.result
+        self._problems_before = len(result.errors) + len(result.failures)
+
+    def all_workers(self):
+        return list(self.workers.values()) if isinstance(self.workers, dict) else list(self.workers)
+
+    def tearDown(self):
+        for w in self.all_workers():
+            w.stop()
+        if self.server is not None and self.server.running():
+            self.server.kill()
+        result = self._outcome.result
+        if len(result.errors) + len(result.failures) > self._problems_before:
+            if self.server is not None:
+                print("--- server log ---\n" + self.server.read_log())
+            for w in self.all_workers():
+                print("--- %s ---\n%s" % (w.log_path, w.read_log()))

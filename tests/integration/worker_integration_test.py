@@ -12,44 +12,22 @@ import sys
 import tempfile
 import unittest
 
-from harness import Server, Worker, generate_stubs, wait_for
+from harness import ProcessTestCase, Server, Worker, generate_stubs, wait_for
 
 ARGS = None
 TOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toy_train.py")
 
 
-class WorkerIntegrationTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="hpo-worker-it-")
-        generate_stubs(ARGS.source_dir, os.path.join(cls.tmp.name, "stubs"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class WorkerIntegrationTest(ProcessTestCase):
+    prefix = "hpo-worker-it-"
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(dir=self.tmp.name)
+        super().setUp()
         self.markers = os.path.join(self.dir, "markers")
         os.makedirs(self.markers)
         self.server = Server(ARGS.server_bin, os.path.join(self.dir, "hpo.db"), self.dir,
                              ["--lease_timeout_seconds=2", "--max_lease_attempts=3"])
         self.server.start()
-        self.workers = []
-        result = self._outcome.result
-        self._problems_before = len(result.errors) + len(result.failures)
-
-    def tearDown(self):
-        for w in self.workers:
-            w.stop()
-        if self.server.running():
-            self.server.kill()
-        result = self._outcome.result
-        if len(result.errors) + len(result.failures) > self._problems_before:
-            print("--- server log ---\n" + self.server.read_log())
-            for w in self.workers:
-                print("--- %s ---\n%s" % (w.log_path, w.read_log()))
 
     # ---- helpers ----
     def stub(self):
@@ -235,6 +213,7 @@ def main():
     parser.add_argument("--worker-bin", required=True)
     parser.add_argument("--source-dir", required=True)
     ARGS, rest = parser.parse_known_args()
+    ProcessTestCase.source_dir = ARGS.source_dir
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 
