@@ -300,6 +300,46 @@ struct EvalResult {
   bool finite = true;
 };
 
+// Training since the last evaluation; each evaluation closes it into one StepMetrics.
+struct ReportWindow {
+  double loss_sum = 0.0, step_seconds = 0.0;
+  int64_t loss_count = 0, examples = 0;
+
+  void Add(double seconds, int64_t batch_examples, double loss) {
+    step_seconds += seconds;
+    examples += batch_examples;
+    loss_sum += loss;
+    ++loss_count;
+  }
+};
+
+// Records the evaluation `ev` at `step`: false when its logits are not finite (the run diverged,
+// and `result` says so); otherwise appends the step's metrics, built from `window` (which then
+// restarts), to `result` and sets its final metrics.
+bool RecordEvaluation(const EvalResult& ev, int64_t step, int64_t examples, double elapsed,
+                      double lr, ReportWindow* window, TrainResult* result) {
+  if (!ev.finite) {
+    result->outcome = TrainOutcome::kDiverged;
+    result->failure_reason = absl::StrCat("evaluation logits are not finite at step ", step,
+                                          " (learning rate ", lr, ")");
+    return false;
+  }
+  StepMetrics m;
+  m.step = step;
+  m.examples = examples;
+  m.elapsed_seconds = elapsed;
+  m.learning_rate = lr;
+  m.train_loss = window->loss_count > 0 ? window->loss_sum / static_cast<double>(window->loss_count) : 0.0;
+  m.eval_auc = ev.auc;
+  m.eval_logloss = ev.logloss;
+  m.samples_per_second =
+      window->step_seconds > 0 ? static_cast<double>(window->examples) / window->step_seconds : 0.0;
+  *window = ReportWindow();
+  result->history.push_back(m);
+  result->final_metrics = m;
+  return true;
+}
+
 absl::StatusOr<EvalResult> Evaluate(DLRM& model, const std::vector<Batch>& batches, int num_dense) {
   torch::NoGradGuard no_grad;
   std::vector<float> logits, labels;
@@ -359,8 +399,9 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
   }
 
   const auto start = Clock::now();
-  double step_seconds = 0.0, window_step_seconds = 0.0, loss_sum = 0.0;
-  int64_t loss_count = 0, examples = 0, window_examples = 0, step = 0;
+  double step_seconds = 0.0;
+  int64_t examples = 0, step = 0;
+  ReportWindow window;
   double lr = schedule.At(0);
   model->train();
 
@@ -368,26 +409,10 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
     model->eval();
     HPO_ASSIGN_OR_RETURN(EvalResult ev, Evaluate(model, data->eval_batches, data->num_dense));
     model->train();
-    if (!ev.finite) {
-      result.outcome = TrainOutcome::kDiverged;
-      result.failure_reason = absl::StrCat("evaluation logits are not finite at step ", step, " (learning rate ", lr, ")");
+    if (!RecordEvaluation(ev, step, examples, Seconds(start, Clock::now()), lr, &window, &result)) {
       return true;
     }
-    StepMetrics m;
-    m.step = step;
-    m.examples = examples;
-    m.elapsed_seconds = Seconds(start, Clock::now());
-    m.learning_rate = lr;
-    m.train_loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count) : 0.0;
-    m.eval_auc = ev.auc;
-    m.eval_logloss = ev.logloss;
-    m.samples_per_second = window_step_seconds > 0 ? static_cast<double>(window_examples) / window_step_seconds : 0.0;
-    loss_sum = 0.0;
-    loss_count = 0;
-    window_examples = 0;
-    window_step_seconds = 0.0;
-    result.history.push_back(m);
-    result.final_metrics = m;
+    const StepMetrics& m = result.final_metrics;
     if (progress && progress(m) == Decision::kStop) {
       result.outcome = TrainOutcome::kStopped;
       return true;
@@ -430,12 +455,9 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
     phases.Lap(4);
     const double dt = Seconds(t0, Clock::now());
     step_seconds += dt;
-    window_step_seconds += dt;
     ++step;
     examples += bsz;
-    window_examples += bsz;
-    loss_sum += loss_value;
-    ++loss_count;
+    window.Add(dt, bsz, loss_value);
     if (o.eval_every > 0 && step % o.eval_every == 0) {
       HPO_ASSIGN_OR_RETURN(stopped, report());
       if (stopped) break;
@@ -558,8 +580,9 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
   };
 
   const auto start = Clock::now();
-  double step_seconds = 0.0, window_step_seconds = 0.0, loss_sum = 0.0;
-  int64_t loss_count = 0, examples = 0, window_examples = 0, step = 0;
+  double step_seconds = 0.0;
+  int64_t examples = 0, step = 0;
+  ReportWindow window;
   double lr = schedule.At(0);
   model->train();
 
@@ -567,26 +590,10 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     model->eval();
     HPO_ASSIGN_OR_RETURN(EvalResult ev, evaluate());
     model->train();
-    if (!ev.finite) {
-      result.outcome = TrainOutcome::kDiverged;
-      result.failure_reason = absl::StrCat("evaluation logits are not finite at step ", step, " (learning rate ", lr, ")");
+    if (!RecordEvaluation(ev, step, examples, Seconds(start, Clock::now()), lr, &window, &result)) {
       return true;
     }
-    StepMetrics m;
-    m.step = step;
-    m.examples = examples;
-    m.elapsed_seconds = Seconds(start, Clock::now());
-    m.learning_rate = lr;
-    m.train_loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count) : 0.0;
-    m.eval_auc = ev.auc;
-    m.eval_logloss = ev.logloss;
-    m.samples_per_second = window_step_seconds > 0 ? static_cast<double>(window_examples) / window_step_seconds : 0.0;
-    loss_sum = 0.0;
-    loss_count = 0;
-    window_examples = 0;
-    window_step_seconds = 0.0;
-    result.history.push_back(m);
-    result.final_metrics = m;
+    const StepMetrics& m = result.final_metrics;
     // Rank 0 decides (the worker that leased the trial runs rank 0).
     const bool stop_here = rank == 0 && progress && progress(m) == Decision::kStop;
     if (comm->Broadcast(torch::full({1}, stop_here ? 1 : 0, torch::kInt32)).item<int32_t>() != 0) {
@@ -637,12 +644,9 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     emb.Backward(pooled.grad(), su);
     const double dt = Seconds(t0, Clock::now());
     step_seconds += dt;
-    window_step_seconds += dt;
     ++step;
     examples += global_n;
-    window_examples += global_n;
-    loss_sum += loss_value;
-    ++loss_count;
+    window.Add(dt, global_n, loss_value);
     if (o.eval_every > 0 && step % o.eval_every == 0) {
       HPO_ASSIGN_OR_RETURN(stopped, report());
       if (stopped) break;
