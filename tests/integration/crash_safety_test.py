@@ -24,18 +24,16 @@ duplicate-free learning curves.
 
 Usage: crash_safety_test.py --server-bin PATH --worker-bin PATH --source-dir DIR
 """
-import argparse
 import os
 import queue
 import random
 import signal
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-from harness import ProcessTestCase, Server, Worker, generate_stubs, wait_for
+from harness import ProcessTestCase, Worker, run_process_tests, wait_for
 
 ARGS = None
 TOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toy_train.py")
@@ -276,11 +274,6 @@ class CrashSafetyTest(ProcessTestCase):
 
     def setUp(self):
         super().setUp()
-
-    def start_server(self, extra=()):
-        self.server = Server(ARGS.server_bin, os.path.join(self.dir, "hpo.db"), self.dir,
-                             ["--http_listen="] + list(extra))
-        self.server.start()
 
     def stubs(self):
         import grpc
@@ -563,16 +556,5 @@ class CrashSafetyTest(ProcessTestCase):
                   by_victim.metadata["worker_id"], len(observations), len(xs)), flush=True)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--server-bin", required=True)
-    parser.add_argument("--worker-bin", required=True)
-    parser.add_argument("--source-dir", required=True)
-    ARGS, rest = parser.parse_known_args()
-    ProcessTestCase.source_dir = ARGS.source_dir
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    run_process_tests(sys.modules[__name__])

@@ -7,13 +7,11 @@ trial is retried by a new gang, not duplicated. About 20 s.
 
 Usage: gang_test.py --server-bin PATH --worker-bin PATH --source-dir DIR
 """
-import argparse
 import os
 import sys
-import tempfile
 import unittest
 
-from harness import ProcessTestCase, Server, Worker, generate_stubs, wait_for
+from harness import ProcessTestCase, Worker, run_process_tests, wait_for
 
 ARGS = None
 RANK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gang_rank.py")
@@ -27,9 +25,7 @@ class GangTest(ProcessTestCase):
         self.workers = {}  # by name
         self.markers = os.path.join(self.dir, "markers")
         os.makedirs(self.markers)
-        self.server = Server(ARGS.server_bin, os.path.join(self.dir, "hpo.db"), self.dir,
-                             ["--lease_timeout_seconds=2", "--max_lease_attempts=3"])
-        self.server.start()
+        self.start_server(["--lease_timeout_seconds=2", "--max_lease_attempts=3"])
 
     def stub(self):
         import grpc
@@ -121,16 +117,5 @@ class GangTest(ProcessTestCase):
         self.assertIn("gang", self.server.read_log())
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--server-bin", required=True)
-    parser.add_argument("--worker-bin", required=True)
-    parser.add_argument("--source-dir", required=True)
-    ARGS, rest = parser.parse_known_args()
-    ProcessTestCase.source_dir = ARGS.source_dir
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    run_process_tests(sys.modules[__name__])

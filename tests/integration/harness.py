@@ -1,4 +1,5 @@
 """Shared pieces of the integration tests: real hpo-server / hpo-worker processes and gRPC stubs."""
+import argparse
 import os
 import signal
 import subprocess
@@ -119,6 +120,7 @@ class ProcessTestCase(unittest.TestCase):
     Set ProcessTestCase.source_dir (the repository root) before the tests run."""
 
     source_dir = None
+    server_bin = None
     prefix = "hpo-it-"
 
     @classmethod
@@ -137,6 +139,12 @@ class ProcessTestCase(unittest.TestCase):
         result = self._outcome.result
         self._problems_before = len(result.errors) + len(result.failures)
 
+    def start_server(self, extra=()):
+        """Starts self.server on this test's database, without the dashboard."""
+        self.server = Server(self.server_bin, os.path.join(self.dir, "hpo.db"), self.dir,
+                             ["--http_listen="] + list(extra))
+        self.server.start()
+
     def all_workers(self):
         return list(self.workers.values()) if isinstance(self.workers, dict) else list(self.workers)
 
@@ -151,3 +159,16 @@ class ProcessTestCase(unittest.TestCase):
                 print("--- server log ---\n" + self.server.read_log())
             for w in self.all_workers():
                 print("--- %s ---\n%s" % (w.log_path, w.read_log()))
+
+
+def run_process_tests(module, flags=("--server-bin", "--worker-bin", "--source-dir")):
+    """The main of a test module: parses `flags` into module.ARGS, points ProcessTestCase at the
+    repository and the server binary, and runs the module's tests."""
+    parser = argparse.ArgumentParser()
+    for flag in flags:
+        parser.add_argument(flag, required=True)
+    args, rest = parser.parse_known_args()
+    module.ARGS = args
+    ProcessTestCase.source_dir = args.source_dir
+    ProcessTestCase.server_bin = getattr(args, "server_bin", None)
+    unittest.main(module=module, argv=[sys.argv[0]] + rest, verbosity=2)

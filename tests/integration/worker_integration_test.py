@@ -5,14 +5,12 @@ mid-trial, a server killed mid-trial, SIGTERM, and the embedded DLRM trainer.
 
 Usage: worker_integration_test.py --server-bin PATH --worker-bin PATH --source-dir DIR
 """
-import argparse
 import os
 import signal
 import sys
-import tempfile
 import unittest
 
-from harness import ProcessTestCase, Server, Worker, generate_stubs, wait_for
+from harness import ProcessTestCase, Worker, run_process_tests, wait_for
 
 ARGS = None
 TOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toy_train.py")
@@ -25,9 +23,7 @@ class WorkerIntegrationTest(ProcessTestCase):
         super().setUp()
         self.markers = os.path.join(self.dir, "markers")
         os.makedirs(self.markers)
-        self.server = Server(ARGS.server_bin, os.path.join(self.dir, "hpo.db"), self.dir,
-                             ["--lease_timeout_seconds=2", "--max_lease_attempts=3"])
-        self.server.start()
+        self.start_server(["--lease_timeout_seconds=2", "--max_lease_attempts=3"])
 
     # ---- helpers ----
     def stub(self):
@@ -206,16 +202,5 @@ class WorkerIntegrationTest(ProcessTestCase):
         self.assertEqual([c.step for c in curve], [20, 40, 60])
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--server-bin", required=True)
-    parser.add_argument("--worker-bin", required=True)
-    parser.add_argument("--source-dir", required=True)
-    ARGS, rest = parser.parse_known_args()
-    ProcessTestCase.source_dir = ARGS.source_dir
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    run_process_tests(sys.modules[__name__])
