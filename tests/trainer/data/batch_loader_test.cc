@@ -5,22 +5,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/trainer/data/numbered_dataset.h"
 
 namespace hpo::trainer {
 namespace {
-
-// N examples whose first dense value and first index are the example id.
-std::unique_ptr<Dataset> Numbered(int n) {
-  RecordLayout layout;
-  layout.num_dense = 1;
-  layout.num_sparse = 2;
-  std::vector<uint32_t> words(static_cast<size_t>(n * layout.words()));
-  for (int i = 0; i < n; ++i) {
-    Example e{static_cast<float>(i % 2), {static_cast<float>(i)}, {i, 0}, 0};
-    EncodeRecord(layout, e, words.data() + i * layout.words());
-  }
-  return Dataset::FromMemory(layout, {n, 1}, std::move(words));
-}
 
 TEST(BatchLoader, YieldsEveryExampleExactlyOncePerEpoch) {
   auto ds = Numbered(1000);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/trainer/data/numbered_dataset.h"
 #include "trainer/data/batch_loader.h"
 #include "trainer/distributed_data.h"
 #include "trainer/train.h"
@@ -115,18 +116,6 @@ TEST(ShardOf, SplitsABatchIntoContiguousNearlyEqualParts) {
       EXPECT_EQ(next, n);
     }
   }
-}
-
-std::unique_ptr<Dataset> Numbered(int n) {
-  RecordLayout layout;
-  layout.num_dense = 1;
-  layout.num_sparse = 2;
-  std::vector<uint32_t> words(static_cast<size_t>(n * layout.words()));
-  for (int i = 0; i < n; ++i) {
-    Example e{static_cast<float>(i % 2), {static_cast<float>(i)}, {i, 0}, 0};
-    EncodeRecord(layout, e, words.data() + i * layout.words());
-  }
-  return Dataset::FromMemory(layout, {n, 1}, std::move(words));
 }
 
 TEST(ShardedDatasetBatches, RankPartsConcatenateToTheSingleProcessBatches) {
