@@ -103,6 +103,107 @@ TEST(PlanTables, IsDeterministicAndHandlesEdgeCases) {
   EXPECT_FALSE(PlanTables({10, 20}, bad).ok());
 }
 
+int64_t MaxRankBytes(const TablePlan& plan) {
+  return *std::max_element(plan.rank_bytes.begin(), plan.rank_bytes.end());
+}
+
+TEST(PlanTablesBudget, FitsWithinTheBudgetOnEveryRank) {
+  // Five 1M-row tables (61 MiB each at D=16) and small replicated ones: 2 ranks hold 3 + 2.
+  const auto rows = CriteoKaggleTableSizes(1.0, 1000000);
+  PlannerOptions o = Opts(2, 100000);
+  o.rank_memory_budget_bytes = int64_t{200} << 20;
+  auto plan = PlanTables(rows, o);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_LE(MaxRankBytes(*plan), o.rank_memory_budget_bytes);
+  EXPECT_TRUE(plan->demoted.empty());
+  EXPECT_NE(plan->Describe().find("of 200.0 MiB budget"), std::string::npos) << plan->Describe();
+  // Without a budget the same tables give the same plan (the budget only constrains).
+  o.rank_memory_budget_bytes = 0;
+  auto free = PlanTables(rows, o);
+  ASSERT_TRUE(free.ok());
+  EXPECT_EQ(free->owner, plan->owner);
+  // Optimizer state counts: Adagrad's accumulator doubles the bytes, and 2 ranks no longer do.
+  o.rank_memory_budget_bytes = int64_t{200} << 20;
+  o.bytes_per_value = 8;
+  EXPECT_EQ(PlanTables(rows, o).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(PlanTablesBudget, BalancedChoiceThatDoesNotFitGoesToTheRankWithMostRoom) {
+  // Table 1 is hot, so the lookup-cost balance would put the other four tables (1600 rows)
+  // on the other rank; the budget (1000 rows) sends two of them back to the hot table's rank.
+  const std::vector<int64_t> rows = {600, 500, 400, 300, 200};  // x 16 x 4 bytes
+  PlannerOptions o = Opts(2, 0);
+  o.pooling = {1, 50, 1, 1, 1};
+  o.rank_memory_budget_bytes = 1000 * 64;
+  auto plan = PlanTables(rows, o);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_LE(MaxRankBytes(*plan), o.rank_memory_budget_bytes);
+  EXPECT_EQ(plan->rank_bytes[0] + plan->rank_bytes[1], 2000 * 64);
+  // Unconstrained, the cost balance puts the memory on one side.
+  o.rank_memory_budget_bytes = 0;
+  auto free = PlanTables(rows, o);
+  ASSERT_TRUE(free.ok());
+  EXPECT_GT(MaxRankBytes(*free), 1000 * 64);
+}
+
+TEST(PlanTablesBudget, DemotesReplicatedTablesLargestFirstWhenTheyLeaveNoRoom) {
+  // 2 large tables of 1000 rows (one per rank) and replicated tables of 400, 300, 20 rows:
+  // replicated, every rank would hold 1000 + 720 rows; the budget is 1500 rows.
+  const std::vector<int64_t> rows = {1000, 400, 1000, 300, 20};
+  PlannerOptions o = Opts(2, 500);
+  o.rank_memory_budget_bytes = 1500 * 64;
+  auto plan = PlanTables(rows, o);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_LE(MaxRankBytes(*plan), o.rank_memory_budget_bytes);
+  // Demoting the 400-row table alone leaves 1000 + 400 + 320 on one rank: the 300-row one
+  // must go too, and the 20-row one stays replicated.
+  EXPECT_EQ(plan->demoted, (std::vector<int64_t>{1, 3}));
+  EXPECT_FALSE(plan->replicated(1));
+  EXPECT_FALSE(plan->replicated(3));
+  EXPECT_TRUE(plan->replicated(4));
+  EXPECT_NE(plan->Describe().find("tables [1,3] model parallel"), std::string::npos) << plan->Describe();
+}
+
+TEST(PlanTablesBudget, RefusesWhenTheTablesDoNotFitAndSaysHowManyRanksWouldBeNeeded) {
+  // 340 MiB of tables (Kaggle capped at 1M rows): not on 1 rank of 200 MiB, nor on 2 of 100 MiB.
+  const auto rows = CriteoKaggleTableSizes(1.0, 1000000);
+  PlannerOptions o = Opts(1, 100000);
+  o.rank_memory_budget_bytes = int64_t{200} << 20;
+  auto one = PlanTables(rows, o);
+  ASSERT_EQ(one.status().code(), absl::StatusCode::kResourceExhausted) << one.status();
+  const std::string msg(one.status().message());
+  EXPECT_NE(msg.find("budget of 200.0 MiB on 1 rank"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("tables total 339.9 MiB"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("largest is table 2 (1000000 rows, 61.0 MiB)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at least 2 ranks"), std::string::npos) << msg;
+  o.world_size = 2;
+  o.rank_memory_budget_bytes = int64_t{100} << 20;
+  auto two = PlanTables(rows, o);
+  ASSERT_EQ(two.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(two.status().message()).find("at least 4 ranks"), std::string::npos) << two.status();
+  // 4 ranks would hold the bytes, but five 61 MiB tables do not go into four 100 MiB ranks.
+  o.world_size = 4;
+  auto four = PlanTables(rows, o);
+  ASSERT_EQ(four.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(four.status().message()).find("found no fit"), std::string::npos) << four.status();
+  o.world_size = 5;
+  auto five = PlanTables(rows, o);
+  ASSERT_TRUE(five.ok()) << five.status();
+  EXPECT_LE(MaxRankBytes(*five), o.rank_memory_budget_bytes);
+}
+
+TEST(PlanTablesBudget, ATableLargerThanTheBudgetFitsOnNoNumberOfRanks) {
+  PlannerOptions o = Opts(8, 100);
+  o.rank_memory_budget_bytes = 1000 * 64;
+  auto plan = PlanTables({50, 1001, 10}, o);
+  ASSERT_EQ(plan.status().code(), absl::StatusCode::kResourceExhausted);
+  const std::string msg(plan.status().message());
+  EXPECT_NE(msg.find("largest is table 1 (1001 rows"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no number of ranks fits it"), std::string::npos) << msg;
+  o.rank_memory_budget_bytes = -1;
+  EXPECT_EQ(PlanTables({50}, o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ShardOf, SplitsABatchIntoContiguousNearlyEqualParts) {
   for (int64_t n : {1, 7, 256, 1000}) {
     for (int w : {1, 2, 3, 5}) {
