@@ -101,6 +101,28 @@ void Communicator::AllReduceSum(const std::vector<torch::Tensor>& tensors, int64
   }
 }
 
+namespace {
+
+class GlooWork : public Communicator::Work {
+ public:
+  GlooWork(std::vector<torch::Tensor> tensors, c10::intrusive_ptr<c10d::Work> work)
+      : tensors_(std::move(tensors)), work_(std::move(work)) {}
+  void Wait() override { work_->wait(); }
+
+ private:
+  std::vector<torch::Tensor> tensors_;  // kept alive while in flight
+  c10::intrusive_ptr<c10d::Work> work_;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator::Work> Communicator::StartAllReduceSum(const torch::Tensor& t) {
+  TORCH_CHECK(t.is_contiguous() && t.scalar_type() == torch::kFloat32, "StartAllReduceSum: contiguous float only");
+  std::vector<torch::Tensor> v{t};
+  auto work = impl_->pg->allreduce(v);
+  return std::make_unique<GlooWork>(std::move(v), std::move(work));
+}
+
 std::vector<torch::Tensor> Communicator::AllGather(const torch::Tensor& t) {
   std::vector<std::vector<torch::Tensor>> out(1);
   for (int r = 0; r < world_size_; ++r) out[0].push_back(torch::empty_like(t, torch::MemoryFormat::Contiguous));
@@ -167,6 +189,106 @@ torch::Tensor Communicator::Broadcast(const torch::Tensor& t) {
 }
 
 void Communicator::Barrier() { impl_->pg->barrier()->wait(); }
+
+// ---------------------------------------------------------------- GradientReducer
+GradientReducer::GradientReducer(Communicator* comm, std::vector<torch::Tensor> params, int64_t extra_values,
+                                 bool overlap, int64_t bucket_bytes)
+    : comm_(comm), params_(std::move(params)), extra_values_(extra_values), overlap_(overlap) {
+  TORCH_CHECK(extra_values_ >= 0 && bucket_bytes > 0, "GradientReducer: bad sizes");
+  slot_.resize(params_.size());
+  copied_.assign(params_.size(), false);
+  // Reverse registration order: backward produces the last layers' gradients first.
+  std::vector<int64_t> sizes;  // elements per bucket
+  for (size_t k = params_.size(); k-- > 0;) {
+    TORCH_CHECK(params_[k].scalar_type() == torch::kFloat32, "GradientReducer: float parameters only");
+    const int64_t n = params_[k].numel();
+    if (buckets_.empty() || (!buckets_.back().params.empty() && (sizes.back() + n) * 4 > bucket_bytes)) {
+      buckets_.emplace_back();
+      sizes.push_back(buckets_.size() == 1 ? extra_values_ : 0);
+    }
+    slot_[k] = {buckets_.size() - 1, sizes.back()};
+    buckets_.back().params.push_back(k);
+    sizes.back() += n;
+  }
+  if (buckets_.empty()) {
+    buckets_.emplace_back();
+    sizes.push_back(extra_values_);
+  }
+  for (size_t b = 0; b < buckets_.size(); ++b) buckets_[b].flat = torch::zeros({sizes[b]});
+  if (overlap_) {
+    for (size_t k = 0; k < params_.size(); ++k) {
+      hooks_.push_back(params_[k].register_hook([this, k](torch::Tensor grad) { OnGradient(k, grad); }));
+    }
+  }
+}
+
+GradientReducer::~GradientReducer() {
+  for (size_t k = 0; k < hooks_.size(); ++k) params_[k].remove_hook(hooks_[k]);
+}
+
+void GradientReducer::Begin(const torch::Tensor& extra) {
+  TORCH_CHECK(!in_step_, "GradientReducer::Begin: the previous step was not waited for");
+  TORCH_CHECK(extra.numel() == extra_values_, "GradientReducer::Begin: expected ", extra_values_, " extra values");
+  torch::NoGradGuard no_grad;
+  if (extra_values_ > 0) buckets_[0].flat.slice(0, 0, extra_values_).copy_(extra.reshape({-1}));
+  for (auto& b : buckets_) b.pending = static_cast<int>(b.params.size());
+  // Backward must find no gradient to accumulate into (the last step's are bucket views).
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  copied_.assign(params_.size(), false);
+  next_start_ = 0;
+  in_step_ = true;
+}
+
+void GradientReducer::CopyIn(size_t k, const torch::Tensor& grad) {
+  torch::NoGradGuard no_grad;
+  const auto [b, off] = slot_[k];
+  auto dst = buckets_[b].flat.slice(0, off, off + params_[k].numel());
+  if (grad.defined()) {
+    dst.view(grad.sizes()).copy_(grad);
+  } else {
+    dst.zero_();
+  }
+  copied_[k] = true;
+  --buckets_[b].pending;
+}
+
+void GradientReducer::OnGradient(size_t k, const torch::Tensor& grad) {
+  if (!in_step_ || copied_[k]) return;  // a backward outside a step, or a second one
+  CopyIn(k, grad);
+  StartReadyBuckets();
+}
+
+void GradientReducer::StartReadyBuckets() {
+  // In bucket order, so that every rank starts the same collectives in the same order.
+  while (next_start_ < buckets_.size() && buckets_[next_start_].pending == 0) {
+    auto& b = buckets_[next_start_++];
+    b.work = comm_->StartAllReduceSum(b.flat);
+  }
+}
+
+void GradientReducer::Flush() {
+  TORCH_CHECK(in_step_, "GradientReducer::Flush outside a step");
+  started_during_backward_ += static_cast<int64_t>(next_start_);
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (!copied_[k]) CopyIn(k, params_[k].grad());
+  }
+  StartReadyBuckets();
+}
+
+torch::Tensor GradientReducer::Wait() {
+  TORCH_CHECK(in_step_ && next_start_ == buckets_.size(), "GradientReducer::Wait before Flush");
+  for (auto& b : buckets_) {
+    b.work->Wait();
+    b.work.reset();
+  }
+  in_step_ = false;
+  torch::NoGradGuard no_grad;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const auto [b, off] = slot_[k];
+    params_[k].mutable_grad() = buckets_[b].flat.slice(0, off, off + params_[k].numel()).view(params_[k].sizes());
+  }
+  return buckets_[0].flat.slice(0, 0, extra_values_);
+}
 
 // ---------------------------------------------------------------- DistributedEmbedding
 namespace {

@@ -17,8 +17,9 @@
 //   - BuildDistributedModel: the MLPs and this rank's tables initialised exactly as a
 //     single-process DLRM with the same seed would be (same generator draws, the other
 //     ranks' tables drawn and discarded), so runs agree with single-process training.
-// MLP gradients are all-reduced (summed; the loss is already divided by the global batch)
-// in flattened buckets.
+//   - GradientReducer: MLP gradients are all-reduced (summed; the loss is already divided
+//     by the global batch) in flattened buckets, started either from gradient hooks during
+//     backward (overlap) or after it.
 #ifndef HPO_TRAINER_DISTRIBUTED_H_
 #define HPO_TRAINER_DISTRIBUTED_H_
 
@@ -57,6 +58,16 @@ class Communicator {
   // Sums `tensors` (float, contiguous) over the ranks in place, flattened into buckets
   // of at most `bucket_bytes` (one collective per bucket, all in flight together).
   void AllReduceSum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = 32 << 20);
+  // A collective in flight.
+  class Work {
+   public:
+    virtual ~Work() = default;
+    // Blocks until the collective completes; throws if it failed or timed out.
+    virtual void Wait() = 0;
+  };
+  // Starts summing the contiguous float tensor `t` over the ranks in place. Like every
+  // collective, it must be started in the same order on every rank.
+  std::unique_ptr<Work> StartAllReduceSum(const torch::Tensor& t);
   // Every rank's `t` (same shape and dtype everywhere), in rank order.
   std::vector<torch::Tensor> AllGather(const torch::Tensor& t);
   // Rows of `t` ([n_r, ...] with n_r differing per rank, same trailing shape and
@@ -75,6 +86,61 @@ class Communicator {
   Communicator(int rank, int world_size, std::unique_ptr<Impl> impl);
   int rank_, world_size_;
   std::unique_ptr<Impl> impl_;
+};
+
+// Sums the gradients of `params` (the MLPs) and `extra_values` more floats (the loss)
+// over the ranks, in buckets of about `bucket_bytes` formed in reverse parameter order
+// (the order in which backward produces the gradients); the extra values lead the first
+// bucket. With `overlap`, hooks on the parameters copy each gradient into its bucket as
+// backward produces it, and a bucket's all-reduce starts as soon as it is full (buckets
+// start in order on every rank), so it runs on Gloo's threads while backward goes on.
+// Without, Flush() copies and starts every bucket. The buckets and collectives are the
+// same either way, so the sums are bit-identical. Per step:
+//   reducer.Begin(extra); loss.backward(); reducer.Flush(); ...; extra = reducer.Wait();
+// Not thread-safe; must outlive no backward pass it hooks (the destructor removes the
+// hooks).
+class GradientReducer {
+ public:
+  GradientReducer(Communicator* comm, std::vector<torch::Tensor> params, int64_t extra_values, bool overlap,
+                  int64_t bucket_bytes = 1 << 20);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // Starts a step: `extra` holds extra_values floats to sum alongside the gradients.
+  void Begin(const torch::Tensor& extra);
+  // After backward: starts the buckets not started yet (a parameter that got no gradient
+  // counts as zero). Returns at once.
+  void Flush();
+  // Waits for every bucket, sets each parameter's grad to its sum (a view into the bucket
+  // buffer, valid until the next Begin) and returns the summed extra values.
+  torch::Tensor Wait();
+  int num_buckets() const { return static_cast<int>(buckets_.size()); }
+  // Buckets started from a gradient hook, i.e. before backward had finished, over all steps.
+  int64_t started_during_backward() const { return started_during_backward_; }
+
+ private:
+  struct Bucket {
+    std::vector<size_t> params;  // indices into params_, in bucket order
+    torch::Tensor flat;          // [extra +] the gradients, flattened
+    int pending = 0;             // gradients not yet copied in this step
+    std::unique_ptr<Communicator::Work> work;
+  };
+  void OnGradient(size_t param, const torch::Tensor& grad);
+  void CopyIn(size_t param, const torch::Tensor& grad);
+  void StartReadyBuckets();
+
+  Communicator* comm_;
+  std::vector<torch::Tensor> params_;
+  int64_t extra_values_;
+  bool overlap_;
+  std::vector<Bucket> buckets_;
+  std::vector<std::pair<size_t, int64_t>> slot_;  // per parameter: bucket, offset
+  std::vector<bool> copied_;                      // per parameter, this step
+  std::vector<unsigned> hooks_;                   // per parameter, with overlap
+  size_t next_start_ = 0;                         // first bucket not started
+  bool in_step_ = false;
+  int64_t started_during_backward_ = 0;
 };
 
 class DistributedEmbedding {

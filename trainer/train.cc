@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "trainer/data/batch_loader.h"
 #include "trainer/data/criteo_tsv.h"
@@ -27,6 +28,7 @@
 #include "trainer/metrics/auc.h"
 #include "trainer/optim/lr_schedule.h"
 #include "trainer/optim/optim_kernels.h"
+#include "trainer/planner.h"
 
 namespace hpo::trainer {
 namespace {
@@ -295,6 +297,18 @@ SparseUpdate MakeSparseUpdate(OptimizerKind kind, const TrainOptions& o) {
   return su;
 }
 
+// The table plan of a run (trainer/planner.h): bytes per value include the sparse
+// optimizer's state, so that the memory budget covers what a rank really holds.
+PlannerOptions PlannerOptionsOf(OptimizerKind kind, const TrainOptions& o, int world) {
+  PlannerOptions po;
+  po.world_size = world;
+  po.embedding_dim = o.embedding_dim;
+  po.replicate_below_rows = o.dist_replicate_below_rows;
+  po.bytes_per_value = kind == OptimizerKind::kAdagrad ? 8 : kind == OptimizerKind::kLamb ? 12 : 4;
+  po.rank_memory_budget_bytes = o.rank_memory_budget_bytes;
+  return po;
+}
+
 struct EvalResult {
   double auc = 0.0, logloss = 0.0;
   bool finite = true;
@@ -376,12 +390,16 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
   mo.num_dense_features(data->num_dense).embedding_dim(o.embedding_dim).bottom_mlp(o.bottom_mlp)
       .top_mlp(TopWidths(o.top_mlp)).interaction_self(o.interaction_self).bf16(kind == OptimizerKind::kSplitSgd);
   HPO_RETURN_IF_ERROR(ValidateDlrmOptions(mo));
+  // One rank holds every table: with a memory budget, the planner decides whether it fits.
+  HPO_ASSIGN_OR_RETURN(TablePlan plan, PlanTables(data->table_sizes, PlannerOptionsOf(kind, o, 1)));
+  if (o.rank_memory_budget_bytes > 0) HPO_LOG(INFO) << "table plan: " << plan.Describe();
   DLRM model(mo);
   std::vector<torch::Tensor> params = model->DenseParameters();
   DenseState st = InitDenseState(kind, o, params);
   SparseUpdate su = MakeSparseUpdate(kind, o);
 
   TrainResult result;
+  result.rank_table_bytes = plan.rank_bytes[0];
   result.parameters = model->NumParameters();
   result.flops_per_sample = 6.0 * ForwardMacsPerSample(mo);
   const bool know_probability = std::all_of(data->eval_batches.begin(), data->eval_batches.end(),
@@ -491,11 +509,9 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
   mo.num_dense_features(data->num_dense).embedding_dim(o.embedding_dim).bottom_mlp(o.bottom_mlp)
       .top_mlp(TopWidths(o.top_mlp)).interaction_self(o.interaction_self).bf16(kind == OptimizerKind::kSplitSgd);
   HPO_RETURN_IF_ERROR(ValidateDlrmOptions(mo));
-  PlannerOptions po;
-  po.world_size = world;
-  po.embedding_dim = o.embedding_dim;
-  po.replicate_below_rows = o.dist_replicate_below_rows;
-  HPO_ASSIGN_OR_RETURN(TablePlan plan, PlanTables(data->table_sizes, po));
+  // Every rank computes the same plan, so a plan that does not fit fails them all here,
+  // before the rendezvous.
+  HPO_ASSIGN_OR_RETURN(TablePlan plan, PlanTables(data->table_sizes, PlannerOptionsOf(kind, o, world)));
   DistConfig dc;
   dc.world_size = world;
   dc.rank = rank;
@@ -503,19 +519,24 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
   dc.master_port = o.master_port;
   dc.timeout_seconds = o.dist_timeout_seconds;
   std::unique_ptr<Communicator> comm = Communicator::Connect(dc);
-  if (rank == 0 && std::getenv("HPO_TRAINER_PROFILE") != nullptr) {
-    std::fprintf(stderr, "table plan: %s\n", plan.Describe().c_str());
-  }
+  if (rank == 0) HPO_LOG(INFO) << "table plan: " << plan.Describe();
   DistributedEmbedding emb(comm.get(), plan, data->table_sizes, o.embedding_dim, mo.bf16());
   DLRM model = BuildDistributedModel(mo, o.seed, emb);
   std::vector<torch::Tensor> params = model->DenseParameters();
   DenseState st = InitDenseState(kind, o, params);
   SparseUpdate su = MakeSparseUpdate(kind, o);
+  // The MLP gradients and the step's loss sum.
+  GradientReducer reducer(comm.get(), params, 1, o.dist_overlap_allreduce);
+  if (rank == 0) {
+    HPO_LOG(INFO) << "MLP gradients: " << reducer.num_buckets() << " all-reduce bucket(s), started "
+                  << (o.dist_overlap_allreduce ? "during backward" : "after backward");
+  }
   const int64_t f_count = static_cast<int64_t>(data->table_sizes.size());
   const int64_t train_cap = (o.batch_size + world - 1) / world;
   const int64_t eval_cap = (o.eval_batch_size + world - 1) / world;
 
   TrainResult result;
+  result.rank_table_bytes = plan.rank_bytes[static_cast<size_t>(rank)];
   result.parameters = 0;
   for (const auto& p : params) result.parameters += p.numel();
   for (int64_t rows : data->table_sizes) result.parameters += rows * o.embedding_dim;
@@ -620,18 +641,20 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     // as ATen's BCE-with-logits backward does for the whole batch ((sigmoid(x) - y) / N),
     // so that every example's gradient is bit-identical to a single-process run's; the
     // ranks' MLP gradients then sum to the single-process gradient.
-    torch::Tensor loss_total;
+    // The MLP gradient all-reduce starts during backward (dist_overlap_allreduce) or
+    // right after it, and runs while the embedding gradients are exchanged and applied
+    // (independent of the MLPs); the dense step waits for it.
     {
       torch::NoGradGuard no_grad;
       auto x = logits.detach();
-      loss_total = torch::binary_cross_entropy_with_logits(x, labels, {}, {}, torch::Reduction::Sum).reshape({1});
+      reducer.Begin(torch::binary_cross_entropy_with_logits(x, labels, {}, {}, torch::Reduction::Sum));
       logits.backward((x.sigmoid() - labels).div_(static_cast<double>(global_n)));
     }
-    std::vector<torch::Tensor> bucket;
-    for (auto& p : params) bucket.push_back(p.grad());
-    bucket.push_back(loss_total);
-    comm->AllReduceSum(bucket);
-    const double loss_value = loss_total.item<double>() / static_cast<double>(global_n);
+    reducer.Flush();
+    su.lr = static_cast<float>(lr);
+    su.step = step + 1;
+    emb.Backward(pooled.grad(), su);
+    const double loss_value = reducer.Wait().item<double>() / static_cast<double>(global_n);
     if (!std::isfinite(loss_value)) {
       result.outcome = TrainOutcome::kDiverged;
       result.failure_reason = absl::StrCat("training loss is ", loss_value, " at step ", step,
@@ -639,9 +662,6 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
       break;
     }
     DenseStep(kind, o, params, st, static_cast<float>(lr), step + 1);
-    su.lr = static_cast<float>(lr);
-    su.step = step + 1;
-    emb.Backward(pooled.grad(), su);
     const double dt = Seconds(t0, Clock::now());
     step_seconds += dt;
     ++step;
@@ -654,6 +674,10 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
   }
   if (!stopped && result.outcome != TrainOutcome::kDiverged && (result.history.empty() || result.history.back().step != step)) {
     HPO_ASSIGN_OR_RETURN(stopped, report());
+  }
+  if (rank == 0 && o.dist_overlap_allreduce) {
+    HPO_LOG(INFO) << "MLP gradients: " << reducer.started_during_backward() << " of "
+                  << step * reducer.num_buckets() << " bucket all-reduces started during backward";
   }
   result.final_metrics.step = step;
   result.train_seconds = step_seconds;
@@ -701,15 +725,13 @@ absl::Status ValidateTrainOptions(const TrainOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("rank ", o.rank, " is not in [0, world_size ", o.world_size, ")"));
   }
   if (o.world_size > 1) {
-    if (o.batch_size < o.world_size || o.eval_batch_size < o.world_size) {
-      return absl::InvalidArgumentError("batch sizes must be >= world_size (every rank needs examples)");
-    }
     if (o.master_addr.empty() || o.master_port < 1 || o.master_port > 65535) {
       return absl::InvalidArgumentError("distributed training needs master_addr and a master_port in [1, 65535]");
     }
     if (!(o.dist_timeout_seconds > 0)) return absl::InvalidArgumentError("dist_timeout_seconds must be > 0");
     if (o.dist_replicate_below_rows < 0) return absl::InvalidArgumentError("dist_replicate_below_rows must be >= 0");
   }
+  if (o.rank_memory_budget_bytes < 0) return absl::InvalidArgumentError("rank_memory_budget_bytes must be >= 0");
   return absl::OkStatus();
 }
 

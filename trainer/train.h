@@ -132,9 +132,10 @@ struct TrainOptions {
   // a TCP store that rank 0 hosts at master_addr:master_port and train one model
   // together with c10d/Gloo: each rank trains on its batch_size / world_size part of
   // every global batch (batch_size stays the global batch) and reads only that part of
-  // the data; MLP gradients are all-reduced; embedding tables with fewer than
+  // the data (a rank's part is empty when a batch has fewer examples than ranks); MLP
+  // gradients are all-reduced; embedding tables with fewer than
   // dist_replicate_below_rows rows are replicated, the others live on one rank each.
-  // Every rank gets the same TrainResult; the progress callback runs on rank 0 only and
+  // Every rank gets the same TrainResult (but rank_table_bytes); the progress callback runs on rank 0 only and
   // its decision applies to all. A collective that waits longer than
   // dist_timeout_seconds (a dead or stuck rank) fails the run with Unavailable.
   int world_size = 1;
@@ -143,6 +144,16 @@ struct TrainOptions {
   int master_port = 29500;
   double dist_timeout_seconds = 300;
   int64_t dist_replicate_below_rows = 100'000;
+  // Start each bucket's MLP gradient all-reduce from a gradient hook as soon as backward
+  // has produced its gradients, instead of after backward (same result either way; see
+  // docs/design.md for when it pays).
+  bool dist_overlap_allreduce = false;
+  // Most bytes of embedding tables one rank may hold (weights plus the sparse optimizer's
+  // per-value state: SGD/split-SGD 4 bytes per value, Adagrad 8, LAMB 12); 0: unlimited.
+  // Tables are placed to fit (trainer/planner.h); if they cannot be, Train() returns
+  // ResourceExhausted before training, naming the ranks needed. Applies to world_size 1
+  // too (one rank holds every table).
+  int64_t rank_memory_budget_bytes = 0;
 };
 
 // One observation of a run, delivered at every evaluation.
@@ -186,12 +197,15 @@ struct TrainResult {
   double train_seconds = 0.0;           // time inside training steps only
   double train_samples_per_second = 0.0;
   int64_t parameters = 0;               // model parameters, embeddings included
+  int64_t rank_table_bytes = 0;         // table bytes this rank holds, as planned
   double flops_per_sample = 0.0;        // forward + backward, multiply-add = 2 FLOPs
 };
 
 // Trains a DLRM as described by `options`, calling `progress` (may be empty) at each
 // evaluation. Returns:
 //   - InvalidArgument for inconsistent options (bad sizes, unknown optimizer, ...),
+//   - ResourceExhausted if the tables do not fit rank_memory_budget_bytes (or memory
+//     runs out building the model),
 //   - NotFound / DataLoss / InvalidArgument for unreadable or malformed data (the
 //     message names the file and, for text, the line),
 //   - Internal for unexpected LibTorch errors;

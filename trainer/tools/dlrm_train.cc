@@ -6,6 +6,7 @@
 //   dlrm-train --data=tsv --train_path=small.tsv --table_sizes=kaggle --max_epochs=1
 //   dlrm-train --world_size=2 --rank=0 --master_addr=10.0.0.1 --master_port=29500 ...  (one
 //       process per rank, same flags otherwise; rank 0 hosts the rendezvous)
+//   dlrm-train --config=kaggle1m --rank_memory_mb=200 ...  (refused on 1 rank: 340 MiB of tables)
 //
 // Unless OMP_WAIT_POLICY is set, the process re-executes itself with
 // OMP_WAIT_POLICY=PASSIVE: libgomp reads it only at load time, and its default spinning
@@ -68,6 +69,11 @@ ABSL_FLAG(int32_t, master_port, 29500, "distributed: port of rank 0's rendezvous
 ABSL_FLAG(double, dist_timeout, 300, "distributed: seconds a collective may wait for a peer before failing");
 ABSL_FLAG(int64_t, replicate_below_rows, 100000,
           "distributed: embedding tables with fewer rows are replicated, larger ones placed on one rank");
+ABSL_FLAG(bool, overlap_allreduce, false,
+          "distributed: start MLP gradient all-reduces during backward (gradient hooks) instead of after it");
+ABSL_FLAG(int64_t, rank_memory_mb, 0,
+          "most MiB of embedding tables (weights + sparse optimizer state) one rank may hold; 0: unlimited. "
+          "Tables are placed to fit, or the run is refused naming the ranks needed");
 
 namespace hpo::trainer {
 namespace {
@@ -157,6 +163,8 @@ int Main() {
   o.master_port = absl::GetFlag(FLAGS_master_port);
   o.dist_timeout_seconds = absl::GetFlag(FLAGS_dist_timeout);
   o.dist_replicate_below_rows = absl::GetFlag(FLAGS_replicate_below_rows);
+  o.dist_overlap_allreduce = absl::GetFlag(FLAGS_overlap_allreduce);
+  o.rank_memory_budget_bytes = absl::GetFlag(FLAGS_rank_memory_mb) * (int64_t{1} << 20);
 
   std::printf("dlrm-train: %s data, %zu tables, D=%lld, bottom %s, top %s, %s lr=%g, batch %lld, %d threads, "
               "OMP_WAIT_POLICY=%s\n",
@@ -197,11 +205,12 @@ int Main() {
     std::printf("{\"outcome\":\"%s\",\"steps\":%lld,\"train_seconds\":%.6f,\"samples_per_second\":%.3f,"
                 "\"eval_auc\":%.6f,\"eval_logloss\":%.6f,\"bayes_auc\":%.6f,\"flops_per_sample\":%.1f,"
                 "\"parameters\":%lld,\"train_loss\":%.9g,\"eval_logloss_exact\":%.9g,\"eval_auc_exact\":%.9g,"
-                "\"world_size\":%d,\"rank\":%d,\"window_samples_per_second\":[%s]}\n",
+                "\"world_size\":%d,\"rank\":%d,\"rank_table_bytes\":%lld,\"window_samples_per_second\":[%s]}\n",
                 outcome, static_cast<long long>(r.final_metrics.step), r.train_seconds, r.train_samples_per_second,
                 r.final_metrics.eval_auc, r.final_metrics.eval_logloss, r.bayes_auc.value_or(0.0),
                 r.flops_per_sample, static_cast<long long>(r.parameters), r.final_metrics.train_loss,
                 r.final_metrics.eval_logloss, r.final_metrics.eval_auc, o.world_size, o.rank,
+                static_cast<long long>(r.rank_table_bytes),
                 absl::StrJoin(r.history, ",", [](std::string* out, const StepMetrics& m) {
                   absl::StrAppend(out, absl::StrFormat("%.1f", m.samples_per_second));
                 }).c_str());
