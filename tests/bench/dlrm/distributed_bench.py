@@ -11,7 +11,8 @@ not fit a budget of --rank_memory_mb (default 200 MiB) on one rank. The bench fi
 one rank with the budget is refused by the planner (dlrm-train exits with RESOURCE_EXHAUSTED
 before training), then measures one rank without a budget (the reference) and every other rank
 count with the budget (`dlrm-train --rank_memory_mb`). Each configuration runs `dlrm-train
---world_size W --rank r` for every rank under /usr/bin/time (peak RSS), --repeats times; it
+--world_size W --rank r` for every rank under /usr/bin/time (peak RSS), --repeats times (every
+configuration once per round, so they share the machine's noise); it
 reports the median of rank 0's training samples/s (global batch) and its ratio to the
 reference, the median peak RSS of each rank, the table bytes the planner gave each rank, and
 the AUC. Large tables are placed model-parallel (--replicate_below_rows), so per-rank memory
@@ -79,9 +80,8 @@ def run_once(args, world, port, budget_mb, overlap):
             "table_mib": [s["rank_table_bytes"] / 2**20 for s, _ in results]}
 
 
-def run(args, world, port, budget_mb, overlap):
-    reps = [run_once(args, world, port + 10 * i, budget_mb, overlap) for i in range(args.repeats)]
-    med = lambda xs: statistics.median(xs)
+def summarize(world, budget_mb, overlap, reps):
+    med = statistics.median
     return {"world_size": world, "budget_mib": budget_mb, "overlap_allreduce": overlap,
             "samples_per_second": med([r["samples_per_second"] for r in reps]),
             "samples_per_second_runs": [round(r["samples_per_second"]) for r in reps],
@@ -112,28 +112,35 @@ def main():
     if args.rank_memory_mb > 0:
         print("1 rank with --rank_memory_mb %d: refused: %s" % (args.rank_memory_mb, refused(args)), flush=True)
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.overlap]
-    rows = []
-    port = args.port
+    configs = []  # (world, budget, overlap)
     for world in (int(w) for w in args.ranks.split(",")):
         for overlap in ([False] if world == 1 else modes):
-            rows.append(run(args, world, port, 0 if world == 1 else args.rank_memory_mb, overlap))
-            port += 10 * args.repeats
-            r = rows[-1]
-            print("ranks %d%s: %.0f samples/s (median of %s), train %.1f s, wall %.1f s, AUC %.4f, "
-                  "peak RSS per rank (MiB) %s, planned tables per rank (MiB) %s" % (
-                      r["world_size"], " overlap" if overlap else "", r["samples_per_second"],
-                      r["samples_per_second_runs"], r["train_seconds"], r["wall_seconds"], r["eval_auc"],
-                      r["peak_rss_mib"], r["table_mib"]), flush=True)
+            configs.append((world, 0 if world == 1 else args.rank_memory_mb, overlap))
+    # Repeats outermost: every configuration sees the same stretches of a noisy machine.
+    reps = [[] for _ in configs]
+    port = args.port
+    for rep in range(args.repeats):
+        for i, (world, budget, overlap) in enumerate(configs):
+            r = run_once(args, world, port, budget, overlap)
+            port += 1
+            reps[i].append(r)
+            print("repeat %d, ranks %d%s: %.0f samples/s, train %.1f s, wall %.1f s, AUC %.4f, peak RSS per rank "
+                  "(MiB) %s, planned tables per rank (MiB) %s" % (
+                      rep + 1, world, " overlap" if overlap else "", r["samples_per_second"], r["train_seconds"],
+                      r["wall_seconds"], r["eval_auc"], [round(m) for m in r["peak_rss_mib"]],
+                      [round(t, 1) for t in r["table_mib"]]), flush=True)
+    rows = [summarize(w, b, o, reps[i]) for i, (w, b, o) in enumerate(configs)]
     with open("/proc/loadavg") as f:
         print("load average after: %s" % " ".join(f.read().split()[:3]))
     base = rows[0]
-    print("\n| ranks | budget (MiB) | overlap | samples/s (median) | vs 1 rank | planned tables per rank (MiB) "
+    print("\n| ranks | budget (MiB) | overlap | samples/s (median; runs) | vs 1 rank | planned tables per rank (MiB) "
           "| peak RSS per rank (MiB) | AUC |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %d | %s | %s | %.0f | %.2fx | %s | %s | %.4f |" % (
+        print("| %d | %s | %s | %.0f (%s) | %.2fx | %s | %s | %.4f |" % (
             r["world_size"], r["budget_mib"] or "none", "on" if r["overlap_allreduce"] else "off",
-            r["samples_per_second"], r["samples_per_second"] / base["samples_per_second"],
+            r["samples_per_second"], ", ".join(str(x) for x in r["samples_per_second_runs"]),
+            r["samples_per_second"] / base["samples_per_second"],
             " / ".join("%.1f" % t for t in r["table_mib"]), " / ".join(str(m) for m in r["peak_rss_mib"]),
             r["eval_auc"]))
     if args.json:
