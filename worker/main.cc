@@ -47,11 +47,17 @@ ABSL_FLAG(std::vector<std::string>, trainer_option, {},
 ABSL_FLAG(std::string, worker_id_file, "",
           "Keeps the worker id across restarts, so an unfinished trial comes back to this worker.");
 ABSL_FLAG(int, max_trials, 0, "Exit after this many trials (0: no limit).");
-ABSL_FLAG(bool, exit_when_idle, false, "Exit when no trial is available instead of waiting.");
+ABSL_FLAG(bool, exit_when_idle, false,
+          "Exit when no trial is available and none may come (the experiments it serves are "
+          "completed or paused), instead of waiting for new ones.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(int, rendezvous_port, 0,
           "Gang trials: the port this worker hosts the rendezvous on when it is rank 0 (worker "
           "label rendezvous_port; 0: the server picks 29500 + suggestion id % 1000).");
+ABSL_FLAG(std::string, rendezvous_host, "",
+          "Gang trials: the address other ranks reach this worker on when it is rank 0 (worker "
+          "label rendezvous_host; default: the host name). Set it when the host name does not "
+          "resolve to the cluster network, e.g. to the node's address on that network.");
 
 namespace {
 
@@ -122,6 +128,13 @@ int Run() {
       return 2;
     }
     (*options.info.mutable_labels())["rendezvous_port"] = absl::StrCat(port);
+  }
+  if (const std::string host = absl::GetFlag(FLAGS_rendezvous_host); !host.empty()) {
+    if (host.size() > 253 || host.find_first_of(" \t\n/") != std::string::npos) {
+      HPO_LOG(ERROR) << "--rendezvous_host: expected a host name or address, got \"" << host << "\"";
+      return 2;
+    }
+    (*options.info.mutable_labels())["rendezvous_host"] = host;
   }
   const std::string id_file = absl::GetFlag(FLAGS_worker_id_file);
   if (!id_file.empty()) {

@@ -1,6 +1,9 @@
 #include "worker/trial_config.h"
 
 #include <functional>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -72,13 +75,6 @@ absl::Status SetTrainOption(const std::string& name, const std::string& value,
   auto i = [o](int64_t TrainOptions::*field) -> Setter {
     return [o, field](const std::string& n, const std::string& v) { return SetInt(n, v, &(o->*field)); };
   };
-  static const char* const kNames[] = {
-      "learning_rate", "warmup_steps", "decay_start_step", "decay_steps", "decay_power",
-      "end_learning_rate", "optimizer", "lamb_beta1", "lamb_beta2", "lamb_epsilon",
-      "weight_decay", "batch_size", "eval_batch_size", "embedding_dim", "bottom_mlp", "top_mlp",
-      "table_sizes", "table_scale", "max_table_rows", "interaction_self", "bf16", "threads",
-      "seed", "max_steps", "eval_every", "eval_examples", "data_source", "train_path",
-      "test_path", "synthetic_seed", "synthetic_test_examples", "shuffle_buffer"};
   const std::map<std::string, Setter> setters = {
       {"learning_rate", d(&TrainOptions::learning_rate)},
       {"warmup_steps", i(&TrainOptions::warmup_steps)},
@@ -145,11 +141,26 @@ absl::Status SetTrainOption(const std::string& name, const std::string& value,
       {"shuffle_buffer", [o](const std::string& n, const std::string& v) {
          return SetInt(n, v, &o->data.shuffle_buffer);
        }},
+      // Gang trials (distributed training).
+      {"dist_timeout_seconds", d(&TrainOptions::dist_timeout_seconds)},
+      {"replicate_below_rows", i(&TrainOptions::dist_replicate_below_rows)},
+      {"overlap_allreduce", [o](const std::string& n, const std::string& v) {
+         return SetBool(n, v, &o->dist_overlap_allreduce);
+       }},
+      {"rank_memory_mb", [o](const std::string& n, const std::string& v) {
+         int64_t mb;
+         HPO_RETURN_IF_ERROR(SetInt(n, v, &mb));
+         if (mb < 0 || mb > (int64_t{1} << 40)) return Bad(n, v, "0 (no limit) or a size in MiB");
+         o->rank_memory_budget_bytes = mb << 20;
+         return absl::OkStatus();
+       }},
   };
   auto it = setters.find(name);
   if (it == setters.end()) {
+    std::vector<std::string> known;
+    for (const auto& entry : setters) known.push_back(entry.first);
     return absl::InvalidArgumentError(absl::StrCat("unknown trainer option \"", name, "\" (known: ",
-                                                   absl::StrJoin(kNames, ", "), ")"));
+                                                   absl::StrJoin(known, ", "), ")"));
   }
   return it->second(name, value);
 }

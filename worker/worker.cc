@@ -216,7 +216,7 @@ absl::Status Worker::Run() {
       continue;
     }
     if (!lease->has_suggestion()) {
-      if (options_.exit_when_idle) break;
+      if (options_.exit_when_idle && !lease->work_pending()) break;  // its experiments are done
       absl::Duration idle = options_.idle_poll;
       if (!Backoff(&idle)) break;
       continue;

@@ -28,7 +28,9 @@ struct WorkerOptions {
   std::string worker_id;        // reuse after a restart to get an unfinished trial back
   int64_t experiment_id = 0;    // 0: any active experiment
   int max_trials = 0;           // 0: no limit
-  bool exit_when_idle = false;  // return when no trial is available (instead of polling)
+  // Return when no trial is available and the server says none may come (work_pending false:
+  // the experiments served are completed or paused), instead of polling.
+  bool exit_when_idle = false;
   absl::Duration idle_poll = absl::Seconds(2);
   absl::Duration max_backoff = absl::Seconds(5);
   // Called with the worker id after each registration (e.g. to persist it).

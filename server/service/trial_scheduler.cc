@@ -108,7 +108,12 @@ absl::Status FillGang(store::Store* store, Suggestion s, const Experiment& e, in
   v1::LeaseTrialResponse::Gang* gang = response->mutable_gang();
   gang->set_rank(rank);
   gang->set_world_size(RanksPerTrial(e));
-  gang->set_master_addr(master.info.host().empty() ? "localhost" : master.info.host());
+  std::string host = master.info.host().empty() ? "localhost" : master.info.host();
+  if (auto it = master.info.labels().find("rendezvous_host");
+      it != master.info.labels().end() && !it->second.empty()) {
+    host = it->second;
+  }
+  gang->set_master_addr(host);
   gang->set_master_port(port);
   *response->mutable_experiment() = e;
   *response->mutable_lease_expire_time() = s.lease_expire_time();
@@ -310,6 +315,14 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
                   << " (attempt " << response.suggestion().attempts() << ")";
     return response;
   }
+  // No work now: tell the worker whether more may come (an experiment asked about is active).
+  for (int64_t experiment_id : candidates) {
+    absl::StatusOr<Experiment> e = manager_->GetExperiment(experiment_id);
+    if (e.ok() && e->state() == v1::EXPERIMENT_STATE_ACTIVE) {
+      response.set_work_pending(true);
+      break;
+    }
+  }
   return response;
 }
 
@@ -363,6 +376,16 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
 }
 
 absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
+    const v1::ProgressReport& report) {
+  absl::StatusOr<v1::ProgressDecision> decision = StoreProgress(report);
+  // Group commit: the checkpoint is durable before it is acknowledged, and reports arriving
+  // together share one fsync (outside the lock, so the next reports commit meanwhile).
+  // (store_ is set once at construction; SyncCommitted is the store's thread-safe method.)
+  if (decision.ok()) HPO_RETURN_IF_ERROR(ABSL_TS_UNCHECKED_READ(manager_->store_)->SyncCommitted());
+  return decision;
+}
+
+absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
     const v1::ProgressReport& report) {
   HPO_RETURN_IF_ERROR(RequireWorker(report.worker_id()));
   if (report.suggestion_id() <= 0) {
@@ -488,7 +511,7 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
       decision.set_decision(v1::DECISION_CONTINUE);
     }
     return store->UpdateSuggestion(s);
-  });
+  }, options_.group_commit ? store::Store::Durability::kGroup : store::Store::Durability::kFull);
   if (!status.ok()) {
     // A rolled-back point may be in the cache if this call loaded it: reload next time.
     if (stored_new) curves_.erase(experiment_id);

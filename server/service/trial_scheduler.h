@@ -49,6 +49,9 @@ struct TrialSchedulerOptions {
   int max_attempts = 3;
   // Run ReapExpiredLeases in a background thread every lease_timeout / 4.
   bool background_reaper = true;
+  // Checkpoints share fsyncs (Store::Durability::kGroup); false: one fsync each (kFull), the
+  // baseline of the control-plane benchmark. Both are durable before they are acknowledged.
+  bool group_commit = true;
 };
 
 class TrialScheduler {
@@ -79,6 +82,8 @@ class TrialScheduler {
 
  private:
   google::protobuf::Timestamp LeaseExpiry();
+  // ReportProgress under the lock, committed with Durability::kGroup (not yet synced).
+  absl::StatusOr<hpo::v1::ProgressDecision> StoreProgress(const hpo::v1::ProgressReport& report);
   void ReaperLoop();
 
   ExperimentManager* manager_;

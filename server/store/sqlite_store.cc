@@ -184,24 +184,43 @@ hpo::v1::ApiToken TokenFromRow(const Statement& stmt) {
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                                Clock* clock) {
+  return Open(path, clock, Options());
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                               Clock* clock,
+                                                               const Options& options) {
   HPO_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path));
   HPO_ASSIGN_OR_RETURN(MigrationResult migration, MigrateToLatest(db));
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), clock));
   store->migration_ = migration;
   HPO_RETURN_IF_ERROR(store->Ping());
+  if (const char* file = sqlite3_db_filename(store->db_.raw(), "main");
+      options.background_checkpoints && file != nullptr && *file != '\0') {
+    HPO_ASSIGN_OR_RETURN(store->checkpointer_,
+                         sqlite::Checkpointer::Start(store->db_.raw(), file));
+  }
   return store;
+}
+
+SqliteStore::SqliteStore(sqlite::Database db, Clock* clock) : db_(std::move(db)), clock_(clock) {
+  // The main database's file name; empty for an in-memory database.
+  const char* file = sqlite3_db_filename(db_.raw(), "main");
+  wal_sync_ = std::make_unique<sqlite::WalSync>(
+      file == nullptr || *file == '\0' ? std::string() : std::string(file) + "-wal");
 }
 
 absl::Status SqliteStore::Transact(const std::function<absl::Status()>& fn,
                                    Durability durability) {
   if (in_transaction_) return absl::InternalError("Transact() does not nest");
-  const bool relaxed = durability == Durability::kRelaxed;
+  const bool relaxed = durability != Durability::kFull;
   if (relaxed) HPO_RETURN_IF_ERROR(db_.Execute("PRAGMA synchronous=NORMAL"));
   absl::Status status = db_.Execute("BEGIN IMMEDIATE");
   if (status.ok()) {
     in_transaction_ = true;
     status = fn();
     if (status.ok()) status = db_.Execute("COMMIT");
+    if (status.ok()) wal_sync_->Committed();
     if (!status.ok()) (void)db_.Execute("ROLLBACK");
     in_transaction_ = false;
   }

@@ -1,6 +1,7 @@
 // File: server/store/sqlite_store.h
 //
-// Store on an embedded SQLite file (WAL, synchronous FULL): the default and only store today.
+// Store on an embedded SQLite file (WAL, synchronous FULL, group commit through WalSync, WAL
+// checkpoints in the background through Checkpointer): the default and only store today.
 #ifndef HPO_SERVER_STORE_SQLITE_STORE_H_
 #define HPO_SERVER_STORE_SQLITE_STORE_H_
 
@@ -9,7 +10,9 @@
 
 #include "common/clock.h"
 #include "server/store/migrator.h"
+#include "server/store/sqlite/checkpointer.h"
 #include "server/store/sqlite/database.h"
+#include "server/store/sqlite/wal_sync.h"
 #include "server/store/store.h"
 
 namespace hpo::store {
@@ -21,14 +24,26 @@ class SqliteStore final : public Store {
   // stamps create/update times. FAILED_PRECONDITION if the file's schema is newer than this binary.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                            Clock* clock = RealClock());
+  struct Options {
+    // WAL checkpoints on a background connection (sqlite/checkpointer.h); false: SQLite's
+    // automatic checkpoints inside the commit that crosses 1000 WAL pages.
+    bool background_checkpoints = true;
+  };
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path, Clock* clock,
+                                                           const Options& options);
 
   // The migration applied by Open().
   const MigrationResult& migration() const { return migration_; }
 
-  // kRelaxed commits with synchronous=NORMAL (no fsync in WAL mode); the next kFull commit's
-  // fsync of the WAL makes it durable too.
+  // kRelaxed and kGroup commit with synchronous=NORMAL (no fsync in WAL mode); the next kFull
+  // commit's fsync of the WAL, or SyncCommitted(), makes them durable too.
   absl::Status Transact(const std::function<absl::Status()>& fn,
                         Durability durability = Durability::kFull) override;
+  absl::Status SyncCommitted() override { return wal_sync_->Sync(); }
+  // fsyncs made by SyncCommitted() so far.
+  int64_t group_syncs() const { return wal_sync_->syncs(); }
+  // The background checkpointer; null for an in-memory database.
+  const sqlite::Checkpointer* checkpointer() const { return checkpointer_.get(); }
   absl::Status Ping() override;
   int64_t ChangeCount() override;
 
@@ -86,7 +101,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<int64_t> Backup(const std::string& path) override;
 
  private:
-  SqliteStore(sqlite::Database db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
+  SqliteStore(sqlite::Database db, Clock* clock);
   absl::Status FillProgress(hpo::v1::Experiment& experiment);
   absl::StatusOr<hpo::v1::Experiment> ExperimentFromRow(const sqlite::Statement& stmt);
   absl::StatusOr<std::vector<hpo::v1::Observation>> QueryObservations(const std::string& where,
@@ -96,6 +111,8 @@ class SqliteStore final : public Store {
   Clock* clock_;
   MigrationResult migration_;
   bool in_transaction_ = false;
+  std::unique_ptr<sqlite::WalSync> wal_sync_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // declared after db_: stops first
 };
 
 }  // namespace hpo::store

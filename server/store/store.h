@@ -55,13 +55,20 @@ class Store {
   // How hard a commit is pushed to disk. kFull: durable before Transact returns (the default;
   // every acknowledged result). kRelaxed: atomic, survives a crash of the process, but may be lost
   // with the machine's power until the next full commit; for writes that the next call repeats
-  // anyway (heartbeats renewing a lease).
-  enum class Durability { kFull, kRelaxed };
+  // anyway (heartbeats renewing a lease). kGroup: committed like kRelaxed; the caller then calls
+  // SyncCommitted() after releasing its own lock and before acknowledging, which makes it as
+  // durable as kFull while concurrent writers share one fsync (group commit; hot write paths).
+  enum class Durability { kFull, kRelaxed, kGroup };
 
   // Runs `fn` in one write transaction: commits if it returns OK, rolls back everything it wrote
   // otherwise and returns its status. Transactions do not nest.
   virtual absl::Status Transact(const std::function<absl::Status()>& fn,
                                 Durability durability = Durability::kFull) = 0;
+
+  // Returns once every transaction committed before the call is on disk; concurrent callers
+  // share one fsync. The one method that is thread-safe and may run concurrently with any other
+  // call (callers call it without holding the lock that serializes the rest).
+  virtual absl::Status SyncCommitted() = 0;
 
   // Cheap liveness probe of the database (SELECT 1).
   virtual absl::Status Ping() = 0;

@@ -93,6 +93,23 @@ class GangTest(ProcessTestCase):
             self.assertEqual(sorted(r[3] for r in ranks), ["a", "b"])
             self.assertTrue(ranks[0][2].endswith(":%d" % (29500 + int(sid) % 1000)), ranks)
 
+    def test_gang_workers_that_exit_when_idle_finish_the_experiment(self):
+        # Three workers, two ranks per trial, one trial at a time: a rank that finds no work
+        # while its trial's rank 0 still reports must wait (work_pending), not exit and leave a
+        # later gang one rank short.
+        exp = self.create_experiment(budget=4)
+        names = ["a", "b", "c"]
+        for name in names:
+            self.start_worker(name, 3, 0.05, ["--exit_when_idle", "--rendezvous_host=10.9.8.7"])
+        for name in names:
+            self.assertEqual(self.workers[name].wait(90), 0, name)
+        observations = self.observations(exp.id)
+        self.assertEqual(len(observations), 4)
+        self.assertTrue(all(not o.failed for o in observations), observations)
+        starts = self.starts()
+        self.assertEqual(len(starts), 8, starts)  # two ranks for each of the four trials
+        self.assertEqual({s[4].split(":")[0] for s in starts}, {"10.9.8.7"})  # advertised host
+
     def test_killed_rank_dissolves_gang_and_trial_is_retried_once(self):
         exp = self.create_experiment(budget=1)
         # After losing the trial the survivor takes part in the retry, then exits when idle.
