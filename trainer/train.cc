@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -57,11 +59,12 @@ void KeepStepBuffersInHeap() {
 // stderr at the end of Train()): a profiling aid that costs one clock read per phase.
 class PhaseTimer {
  public:
-  PhaseTimer() : on_(std::getenv("HPO_TRAINER_PROFILE") != nullptr) {}
+  explicit PhaseTimer(std::vector<const char*> names)
+      : on_(std::getenv("HPO_TRAINER_PROFILE") != nullptr), names_(std::move(names)), seconds_(names_.size(), 0.0) {}
   void Mark(Clock::time_point t) {
     if (on_) last_ = t;
   }
-  void Lap(int phase) {
+  void Lap(size_t phase) {
     if (!on_) return;
     const auto now = Clock::now();
     seconds_[phase] += Seconds(last_, now);
@@ -69,19 +72,20 @@ class PhaseTimer {
   }
   void Print(int64_t steps) const {
     if (!on_ || steps == 0) return;
-    static const char* kNames[] = {"embedding gather", "forward+loss", "backward", "dense optimizer",
-                                   "sparse update"};
     double total = 0;
     for (double s : seconds_) total += s;
     std::fprintf(stderr, "step profile over %lld steps (ms/step):", static_cast<long long>(steps));
-    for (int i = 0; i < 5; ++i) std::fprintf(stderr, " %s %.2f;", kNames[i], 1e3 * seconds_[i] / static_cast<double>(steps));
+    for (size_t i = 0; i < names_.size(); ++i) {
+      std::fprintf(stderr, " %s %.2f;", names_[i], 1e3 * seconds_[i] / static_cast<double>(steps));
+    }
     std::fprintf(stderr, " total %.2f\n", 1e3 * total / static_cast<double>(steps));
   }
 
  private:
   bool on_;
+  std::vector<const char*> names_;
+  std::vector<double> seconds_;
   Clock::time_point last_;
-  double seconds_[5] = {0, 0, 0, 0, 0};
 };
 
 enum class OptimizerKind { kSgd, kAdagrad, kLamb, kHybrid, kSplitSgd };
@@ -438,7 +442,7 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
     return false;
   };
 
-  PhaseTimer phases;
+  PhaseTimer phases({"embedding gather", "forward+loss", "backward", "dense optimizer", "sparse update"});
   bool stopped = false;
   while (o.max_steps == 0 || step < o.max_steps) {
     std::optional<Batch> batch = data->loader->Next();
@@ -624,6 +628,8 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     return false;
   };
 
+  PhaseTimer phases({"embedding forward (exchange)", "forward+loss", "backward", "embedding backward (exchange)",
+                      "all-reduce wait", "dense optimizer"});
   bool stopped = false;
   while (o.max_steps == 0 || step < o.max_steps) {
     std::optional<Batch> batch = data->loader->Next();
@@ -634,7 +640,9 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     auto idx = torch::from_blob(batch->indices.data(), {f_count, bsz}, torch::kInt32);
     auto labels = torch::from_blob(batch->labels.data(), {bsz});
     lr = schedule.At(step);
+    phases.Mark(t0);
     auto pooled = emb.Forward(idx, train_cap).requires_grad_(true);
+    phases.Lap(0);
     const int64_t global_n = emb.global_batch();
     auto logits = model->forward(dense, pooled);
     // The gradient of the global mean loss with respect to the local logits, computed
@@ -647,14 +655,19 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     {
       torch::NoGradGuard no_grad;
       auto x = logits.detach();
+      auto grad = (x.sigmoid() - labels).div_(static_cast<double>(global_n));
       reducer.Begin(torch::binary_cross_entropy_with_logits(x, labels, {}, {}, torch::Reduction::Sum));
-      logits.backward((x.sigmoid() - labels).div_(static_cast<double>(global_n)));
+      phases.Lap(1);
+      logits.backward(grad);
     }
     reducer.Flush();
+    phases.Lap(2);
     su.lr = static_cast<float>(lr);
     su.step = step + 1;
     emb.Backward(pooled.grad(), su);
+    phases.Lap(3);
     const double loss_value = reducer.Wait().item<double>() / static_cast<double>(global_n);
+    phases.Lap(4);
     if (!std::isfinite(loss_value)) {
       result.outcome = TrainOutcome::kDiverged;
       result.failure_reason = absl::StrCat("training loss is ", loss_value, " at step ", step,
@@ -662,6 +675,7 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
       break;
     }
     DenseStep(kind, o, params, st, static_cast<float>(lr), step + 1);
+    phases.Lap(5);
     const double dt = Seconds(t0, Clock::now());
     step_seconds += dt;
     ++step;
@@ -675,6 +689,7 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
   if (!stopped && result.outcome != TrainOutcome::kDiverged && (result.history.empty() || result.history.back().step != step)) {
     HPO_ASSIGN_OR_RETURN(stopped, report());
   }
+  if (rank == 0) phases.Print(step);
   if (rank == 0 && o.dist_overlap_allreduce) {
     HPO_LOG(INFO) << "MLP gradients: " << reducer.started_during_backward() << " of "
                   << step * reducer.num_buckets() << " bucket all-reduces started during backward";
