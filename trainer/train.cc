@@ -529,8 +529,12 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
   std::vector<torch::Tensor> params = model->DenseParameters();
   DenseState st = InitDenseState(kind, o, params);
   SparseUpdate su = MakeSparseUpdate(kind, o);
-  // The MLP gradients and the step's loss sum.
-  GradientReducer reducer(comm.get(), params, 1, o.dist_overlap_allreduce);
+  // The MLP gradients and the step's loss sum. Without overlap one bucket is fastest: on
+  // shared cores every collective waits for all ranks to be scheduled (docs/benchmarks.md).
+  const int64_t bucket_bytes = o.dist_allreduce_bucket_bytes > 0 ? o.dist_allreduce_bucket_bytes
+                               : o.dist_overlap_allreduce     ? int64_t{1} << 20
+                                                              : int64_t{32} << 20;
+  GradientReducer reducer(comm.get(), params, 1, o.dist_overlap_allreduce, bucket_bytes);
   if (rank == 0) {
     HPO_LOG(INFO) << "MLP gradients: " << reducer.num_buckets() << " all-reduce bucket(s), started "
                   << (o.dist_overlap_allreduce ? "during backward" : "after backward");
@@ -746,7 +750,9 @@ absl::Status ValidateTrainOptions(const TrainOptions& o) {
     if (!(o.dist_timeout_seconds > 0)) return absl::InvalidArgumentError("dist_timeout_seconds must be > 0");
     if (o.dist_replicate_below_rows < 0) return absl::InvalidArgumentError("dist_replicate_below_rows must be >= 0");
   }
-  if (o.rank_memory_budget_bytes < 0) return absl::InvalidArgumentError("rank_memory_budget_bytes must be >= 0");
+  if (o.rank_memory_budget_bytes < 0 || o.dist_allreduce_bucket_bytes < 0) {
+    return absl::InvalidArgumentError("rank_memory_budget_bytes and dist_allreduce_bucket_bytes must be >= 0");
+  }
   return absl::OkStatus();
 }
 

@@ -148,6 +148,10 @@ struct TrainOptions {
   // has produced its gradients, instead of after backward (same result either way; see
   // docs/design.md for when it pays).
   bool dist_overlap_allreduce = false;
+  // Most bytes of MLP gradients per all-reduce (0: 1 MiB with overlap, else 32 MiB, i.e.
+  // one bucket for DLRM's MLPs). Sums are bit-identical with and without overlap at the
+  // same bucket size; other sizes may change float rounding on 3 or more ranks.
+  int64_t dist_allreduce_bucket_bytes = 0;
   // Most bytes of embedding tables one rank may hold (weights plus the sparse optimizer's
   // per-value state: SGD/split-SGD 4 bytes per value, Adagrad 8, LAMB 12); 0: unlimited.
   // Tables are placed to fit (trainer/planner.h); if they cannot be, Train() returns

@@ -71,6 +71,8 @@ ABSL_FLAG(int64_t, replicate_below_rows, 100000,
           "distributed: embedding tables with fewer rows are replicated, larger ones placed on one rank");
 ABSL_FLAG(bool, overlap_allreduce, false,
           "distributed: start MLP gradient all-reduces during backward (gradient hooks) instead of after it");
+ABSL_FLAG(int64_t, allreduce_bucket_kb, 0,
+          "distributed: most KiB of MLP gradients per all-reduce (0: 1024 with --overlap_allreduce, else 32768)");
 ABSL_FLAG(int64_t, rank_memory_mb, 0,
           "most MiB of embedding tables (weights + sparse optimizer state) one rank may hold; 0: unlimited. "
           "Tables are placed to fit, or the run is refused naming the ranks needed");
@@ -164,6 +166,7 @@ int Main() {
   o.dist_timeout_seconds = absl::GetFlag(FLAGS_dist_timeout);
   o.dist_replicate_below_rows = absl::GetFlag(FLAGS_replicate_below_rows);
   o.dist_overlap_allreduce = absl::GetFlag(FLAGS_overlap_allreduce);
+  o.dist_allreduce_bucket_bytes = absl::GetFlag(FLAGS_allreduce_bucket_kb) * 1024;
   o.rank_memory_budget_bytes = absl::GetFlag(FLAGS_rank_memory_mb) * (int64_t{1} << 20);
 
   std::printf("dlrm-train: %s data, %zu tables, D=%lld, bottom %s, top %s, %s lr=%g, batch %lld, %d threads, "
