@@ -21,6 +21,8 @@ PACKAGES=(
   python3-optuna python3-torch
   # tools
   sqlite3 procps
+  # multi-host tests: network namespaces and veth links (ip netns)
+  iproute2
   # fuzzing (tests/fuzz): clang, its libFuzzer and sanitizer runtimes, llvm-symbolizer
   clang libclang-rt-14-dev llvm-14
 )

@@ -86,6 +86,14 @@ class TrialSession final : public ProgressSink {
 
   bool lease_lost() const { return lease_lost_.load(); }
   bool server_stop() const { return server_stop_.load(); }
+  // Waits (heartbeating) until the server stops the trial or ends the lease, or `timeout`
+  // passes; returns whether it did.
+  bool AwaitServerStop(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto stopped = [](TrialSession* s) { return s->server_stop_.load() || s->lease_lost_.load(); };
+    mu_.AwaitWithTimeout(absl::Condition(+stopped, this), timeout);
+    return stopped(this);
+  }
   bool pruned() const { return pruned_.load(); }
   std::string stop_reason() {
     absl::MutexLock lock(&mu_);
@@ -252,6 +260,16 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
     TrialSession session(client_, worker_id_, suggestion.id(), heartbeat_interval_, &shutdown_,
                          options_.max_backoff, /*reports=*/gang.rank == 0);
     outcome = runner_->RunRank(lease.experiment(), suggestion, gang, &session);
+    if (gang.world_size > 1 && gang.rank == 0 && outcome.ok() && outcome->failed &&
+        !session.StopRequested()) {
+      // A lost rank makes rank 0's collectives fail before the server notices the loss. The loss
+      // of a rank is the loss of the trial (retried by a new gang, the attempt counted), not a
+      // failed trial: wait for the server's verdict, one lease timeout at most (4 heartbeat
+      // intervals), before reporting the failure.
+      HPO_LOG(WARNING) << "trial " << suggestion.id() << " failed on gang rank 0 ("
+                       << outcome->failure_reason << "); waiting for the server's verdict on the gang";
+      session.AwaitServerStop(5 * heartbeat_interval_);
+    }
     lease_lost = session.lease_lost();
     pruned = session.pruned();
     server_stop = session.server_stop();
@@ -279,6 +297,12 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
     HPO_LOG(INFO) << "trial " << suggestion.id() << " (gang rank " << gang.rank << ") "
                   << (outcome->failed ? absl::StrCat("failed: ", outcome->failure_reason)
                                       : std::string("done"));
+    return absl::OkStatus();
+  }
+  if (gang.world_size > 1 && server_stop && !pruned && outcome.ok() &&
+      (outcome->stopped || outcome->failed)) {
+    // The server dissolved the gang (a rank was lost): the trial is back in the pool.
+    HPO_LOG(WARNING) << "trial " << suggestion.id() << " (gang rank 0) abandoned: " << stop_reason;
     return absl::OkStatus();
   }
   const bool shutting_down = shutdown_.load() && !pruned;

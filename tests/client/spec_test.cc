@@ -7,6 +7,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hpo/v1/experiment_service.pb.h"
+#include "server/space/validation.h"
+#include "tests/testing/status_matchers.h"
 
 namespace hpo::client {
 namespace {
@@ -71,6 +73,16 @@ TEST(SpecExamplesTest, DlrmParses) {
   EXPECT_EQ(experiment->training().parameter_mapping().at("learning_rate"), "learning_rate");
   EXPECT_EQ(experiment->training().fixed_options().at("batch_size"), "512");
   EXPECT_EQ(experiment->metadata().at("model"), "dlrm");
+}
+
+TEST(SpecExamplesTest, DlrmMultinodeParsesAndValidates) {
+  absl::StatusOr<hpo::v1::Experiment> experiment =
+      LoadExperimentSpec(ExamplePath("dlrm-multinode.yaml"));
+  ASSERT_TRUE(experiment.ok()) << experiment.status();
+  EXPECT_EQ(experiment->training().ranks_per_trial(), 4);
+  EXPECT_EQ(experiment->training().fixed_options().at("rank_memory_mb"), "65536");
+  EXPECT_EQ(experiment->training().fixed_options().at("data_source"), "binary");
+  HPO_EXPECT_OK(hpo::space::ValidateExperiment(*experiment));
 }
 
 TEST(SpecExamplesTest, BraninJsonParses) {

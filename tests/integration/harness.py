@@ -86,20 +86,21 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
 
-class Worker:
-    """A real hpo-worker process."""
+class Process:
+    """A real process whose stdout and stderr go to a log file."""
 
-    def __init__(self, binary, server, workdir, name, args=(), env=None):
-        self.log_path = os.path.join(workdir, "worker-%s.log" % name)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [binary, "--server", server.address, "--name", name] + list(args),
-            stdout=log, stderr=log, env=dict(os.environ, **(env or {})))
+    def __init__(self, cmd, log_path, env=None):
+        self.log_path = log_path
+        log = open(log_path, "ab")
+        self.proc = subprocess.Popen(list(cmd), stdout=log, stderr=log,
+                                     env=dict(os.environ, **(env or {})))
         log.close()
 
-    def read_log(self):
+    def read_log(self, tail=6000):
+        """The log's last `tail` characters (all of it for None)."""
         with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")[-6000:]
+            text = f.read().decode(errors="replace")
+        return text if tail is None else text[-tail:]
 
     def wait(self, timeout):
         return self.proc.wait(timeout=timeout)
@@ -111,6 +112,14 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
+
+
+class Worker(Process):
+    """A real hpo-worker process."""
+
+    def __init__(self, binary, server, workdir, name, args=(), env=None):
+        super().__init__([binary, "--server", server.address, "--name", name] + list(args),
+                         os.path.join(workdir, "worker-%s.log" % name), env)
 
 
 class ProcessTestCase(unittest.TestCase):
