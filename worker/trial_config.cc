@@ -147,6 +147,13 @@ absl::Status SetTrainOption(const std::string& name, const std::string& value,
       {"overlap_allreduce", [o](const std::string& n, const std::string& v) {
          return SetBool(n, v, &o->dist_overlap_allreduce);
        }},
+      {"allreduce_bucket_kb", [o](const std::string& n, const std::string& v) {
+         int64_t kb;
+         HPO_RETURN_IF_ERROR(SetInt(n, v, &kb));
+         if (kb < 0 || kb > (int64_t{1} << 30)) return Bad(n, v, "0 (default) or a size in KiB");
+         o->dist_allreduce_bucket_bytes = kb << 10;
+         return absl::OkStatus();
+       }},
       {"rank_memory_mb", [o](const std::string& n, const std::string& v) {
          int64_t mb;
          HPO_RETURN_IF_ERROR(SetInt(n, v, &mb));

@@ -12,7 +12,8 @@
 //   interaction_self, bf16, threads, seed, max_steps, eval_every, eval_examples,
 //   data_source (synthetic|binary|tsv), train_path, test_path, synthetic_seed,
 //   synthetic_test_examples, shuffle_buffer; for gang trials dist_timeout_seconds,
-//   replicate_below_rows, overlap_allreduce and rank_memory_mb (0: no limit; trainer/planner.h).
+//   replicate_below_rows, overlap_allreduce, allreduce_bucket_kb and rank_memory_mb (0: no
+//   limit; trainer/planner.h).
 // TrainingSpec.max_steps and eval_every_steps set max_steps and eval_every.
 #ifndef HPO_WORKER_TRIAL_CONFIG_H_
 #define HPO_WORKER_TRIAL_CONFIG_H_
