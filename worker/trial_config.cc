@@ -75,6 +75,16 @@ absl::Status SetTrainOption(const std::string& name, const std::string& value,
   auto i = [o](int64_t TrainOptions::*field) -> Setter {
     return [o, field](const std::string& n, const std::string& v) { return SetInt(n, v, &(o->*field)); };
   };
+  // A size given in units of 2^shift bytes (KiB: 10, MiB: 20), stored in bytes.
+  auto bytes = [o](int64_t TrainOptions::*field, int shift, const char* want) -> Setter {
+    return [o, field, shift, want](const std::string& n, const std::string& v) {
+      int64_t units;
+      HPO_RETURN_IF_ERROR(SetInt(n, v, &units));
+      if (units < 0 || units > (int64_t{1} << (60 - shift))) return Bad(n, v, want);
+      o->*field = units << shift;
+      return absl::OkStatus();
+    };
+  };
   const std::map<std::string, Setter> setters = {
       {"learning_rate", d(&TrainOptions::learning_rate)},
       {"warmup_steps", i(&TrainOptions::warmup_steps)},
@@ -147,20 +157,10 @@ absl::Status SetTrainOption(const std::string& name, const std::string& value,
       {"overlap_allreduce", [o](const std::string& n, const std::string& v) {
          return SetBool(n, v, &o->dist_overlap_allreduce);
        }},
-      {"allreduce_bucket_kb", [o](const std::string& n, const std::string& v) {
-         int64_t kb;
-         HPO_RETURN_IF_ERROR(SetInt(n, v, &kb));
-         if (kb < 0 || kb > (int64_t{1} << 30)) return Bad(n, v, "0 (default) or a size in KiB");
-         o->dist_allreduce_bucket_bytes = kb << 10;
-         return absl::OkStatus();
-       }},
-      {"rank_memory_mb", [o](const std::string& n, const std::string& v) {
-         int64_t mb;
-         HPO_RETURN_IF_ERROR(SetInt(n, v, &mb));
-         if (mb < 0 || mb > (int64_t{1} << 40)) return Bad(n, v, "0 (no limit) or a size in MiB");
-         o->rank_memory_budget_bytes = mb << 20;
-         return absl::OkStatus();
-       }},
+      {"allreduce_bucket_kb",
+       bytes(&TrainOptions::dist_allreduce_bucket_bytes, 10, "0 (default) or a size in KiB")},
+      {"rank_memory_mb",
+       bytes(&TrainOptions::rank_memory_budget_bytes, 20, "0 (no limit) or a size in MiB")},
   };
   auto it = setters.find(name);
   if (it == setters.end()) {

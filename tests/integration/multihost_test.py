@@ -98,7 +98,7 @@ def can_make_namespaces():
 TABLES = "4000-3000-1500-200-100-50-20-10"
 FIXED = {"table_sizes": TABLES, "replicate_below_rows": "1000", "batch_size": "256",
          "embedding_dim": "8", "bottom_mlp": "32-8", "top_mlp": "32-1", "optimizer": "sgd",
-         "synthetic_test_examples": "4096", "dist_timeout_seconds": "30"}
+         "synthetic_test_examples": "4096", "dist_timeout_seconds": "30", "rank_memory_mb": "1"}
 
 SPEC = """\
 name: {name}
@@ -278,6 +278,8 @@ class MultiHostTest(ProcessTestCase):
         for host, (addr, port) in rank0:  # rank 0 serves the rendezvous on its own address
             self.assertEqual(addr, self.network.address(host))
             self.assertEqual(int(port), 29400 + host)
+            # The spec's trainer options reach the planner: its plan keeps the 1 MiB budget.
+            self.assertIn("of 1.0 MiB budget", self.workers["host%d" % host].read_log(None))
 
     def test_two_rank_trials_span_two_hosts(self):
         _, observations = self.run_gang_experiment(ranks=2, budget=2)
