@@ -331,6 +331,28 @@ struct ReportWindow {
   }
 };
 
+// The step counters of a training loop: run totals and the window since the last evaluation.
+struct RunTally {
+  int64_t step = 0, examples = 0;
+  double step_seconds = 0.0;
+  ReportWindow window;
+
+  // Counts a finished step of `n` examples; true when an evaluation is due (every `eval_every`).
+  bool EndStep(double seconds, int64_t n, double loss, int64_t eval_every) {
+    step_seconds += seconds;
+    ++step;
+    examples += n;
+    window.Add(seconds, n, loss);
+    return eval_every > 0 && step % eval_every == 0;
+  }
+  // Writes the run's totals into `result`.
+  void Close(TrainResult* result) const {
+    result->final_metrics.step = step;
+    result->train_seconds = step_seconds;
+    result->train_samples_per_second = step_seconds > 0 ? static_cast<double>(examples) / step_seconds : 0.0;
+  }
+};
+
 // Records the evaluation `ev` at `step`: false when its logits are not finite (the run diverged,
 // and `result` says so); otherwise appends the step's metrics, built from `window` (which then
 // restarts), to `result` and sets its final metrics.
@@ -421,9 +443,8 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
   }
 
   const auto start = Clock::now();
-  double step_seconds = 0.0;
-  int64_t examples = 0, step = 0;
-  ReportWindow window;
+  RunTally tally;
+  const int64_t& step = tally.step;
   double lr = schedule.At(0);
   model->train();
 
@@ -431,7 +452,7 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
     model->eval();
     HPO_ASSIGN_OR_RETURN(EvalResult ev, Evaluate(model, data->eval_batches, data->num_dense));
     model->train();
-    if (!RecordEvaluation(ev, step, examples, Seconds(start, Clock::now()), lr, &window, &result)) {
+    if (!RecordEvaluation(ev, step, tally.examples, Seconds(start, Clock::now()), lr, &tally.window, &result)) {
       return true;
     }
     const StepMetrics& m = result.final_metrics;
@@ -475,12 +496,7 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
     su.step = step + 1;
     model->sparse_arch->ApplyGradient(pooled.grad(), idx, torch::Tensor(), su);
     phases.Lap(4);
-    const double dt = Seconds(t0, Clock::now());
-    step_seconds += dt;
-    ++step;
-    examples += bsz;
-    window.Add(dt, bsz, loss_value);
-    if (o.eval_every > 0 && step % o.eval_every == 0) {
+    if (tally.EndStep(Seconds(t0, Clock::now()), bsz, loss_value, o.eval_every)) {
       HPO_ASSIGN_OR_RETURN(stopped, report());
       if (stopped) break;
     }
@@ -489,9 +505,7 @@ absl::StatusOr<TrainResult> TrainImpl(const TrainOptions& o, const ProgressCallb
     HPO_ASSIGN_OR_RETURN(stopped, report());
   }
   phases.Print(step);
-  result.final_metrics.step = step;
-  result.train_seconds = step_seconds;
-  result.train_samples_per_second = step_seconds > 0 ? static_cast<double>(examples) / step_seconds : 0.0;
+  tally.Close(&result);
   return result;
 }
 
@@ -609,9 +623,8 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
   };
 
   const auto start = Clock::now();
-  double step_seconds = 0.0;
-  int64_t examples = 0, step = 0;
-  ReportWindow window;
+  RunTally tally;
+  const int64_t& step = tally.step;
   double lr = schedule.At(0);
   model->train();
 
@@ -619,7 +632,7 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     model->eval();
     HPO_ASSIGN_OR_RETURN(EvalResult ev, evaluate());
     model->train();
-    if (!RecordEvaluation(ev, step, examples, Seconds(start, Clock::now()), lr, &window, &result)) {
+    if (!RecordEvaluation(ev, step, tally.examples, Seconds(start, Clock::now()), lr, &tally.window, &result)) {
       return true;
     }
     const StepMetrics& m = result.final_metrics;
@@ -680,12 +693,7 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     }
     DenseStep(kind, o, params, st, static_cast<float>(lr), step + 1);
     phases.Lap(5);
-    const double dt = Seconds(t0, Clock::now());
-    step_seconds += dt;
-    ++step;
-    examples += global_n;
-    window.Add(dt, global_n, loss_value);
-    if (o.eval_every > 0 && step % o.eval_every == 0) {
+    if (tally.EndStep(Seconds(t0, Clock::now()), global_n, loss_value, o.eval_every)) {
       HPO_ASSIGN_OR_RETURN(stopped, report());
       if (stopped) break;
     }
@@ -698,9 +706,7 @@ absl::StatusOr<TrainResult> TrainDistributedImpl(const TrainOptions& o, const Pr
     HPO_LOG(INFO) << "MLP gradients: " << reducer.started_during_backward() << " of "
                   << step * reducer.num_buckets() << " bucket all-reduces started during backward";
   }
-  result.final_metrics.step = step;
-  result.train_seconds = step_seconds;
-  result.train_samples_per_second = step_seconds > 0 ? static_cast<double>(examples) / step_seconds : 0.0;
+  tally.Close(&result);
   return result;
 }
 
