@@ -66,6 +66,17 @@ const store::GangMember* FindMember(const std::vector<store::GangMember>& member
   return nullptr;
 }
 
+// Removes `worker_id`'s place in the gang of suggestion `suggestion_id`, from the store and from
+// `members`.
+absl::Status DropMember(store::Store* store, int64_t suggestion_id, const std::string& worker_id,
+                        std::vector<store::GangMember>* members) {
+  HPO_RETURN_IF_ERROR(store->DeleteGangMembers(suggestion_id, worker_id));
+  members->erase(std::remove_if(members->begin(), members->end(),
+                                [&](const store::GangMember& m) { return m.worker_id == worker_id; }),
+                 members->end());
+  return absl::OkStatus();
+}
+
 // Rewrites the ranks of a gathering gang to 0..n-1 in join order (after a member left); the new
 // rank 0 takes the suggestion's lease.
 absl::Status Renumber(store::Store* store, Suggestion& s, std::vector<store::GangMember> members) {
@@ -599,13 +610,7 @@ absl::Status TrialScheduler::ReleaseTrial(const v1::ReleaseTrialRequest& request
         HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
         if (static_cast<int>(members.size()) < RanksPerTrial(e) && members.size() > 1) {
           // Leaving a gathering gang: the others keep gathering.
-          const std::string leaving = request.worker_id();
-          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), leaving));
-          members.erase(std::remove_if(members.begin(), members.end(),
-                                       [&](const store::GangMember& m) {
-                                         return m.worker_id == leaving;
-                                       }),
-                        members.end());
+          HPO_RETURN_IF_ERROR(DropMember(store, s.id(), request.worker_id(), &members));
           experiment_id = s.experiment_id();
           return Renumber(store, s, std::move(members));
         }
@@ -651,12 +656,7 @@ absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
         if (lost.rank == 0) continue;  // rank 0's lease is the suggestion's (below)
         HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
         if (static_cast<int>(members.size()) < RanksPerTrial(e)) {  // gathering: drop the member
-          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), lost.worker_id));
-          members.erase(std::remove_if(members.begin(), members.end(),
-                                       [&](const store::GangMember& m) {
-                                         return m.worker_id == lost.worker_id;
-                                       }),
-                        members.end());
+          HPO_RETURN_IF_ERROR(DropMember(store, s.id(), lost.worker_id, &members));
           HPO_RETURN_IF_ERROR(Renumber(store, s, std::move(members)));
           HPO_LOG(WARNING) << "suggestion " << s.id() << ": worker " << lost.worker_id
                            << " left the gathering gang (lease expired)";
@@ -680,12 +680,7 @@ absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
         if (!members.empty()) {
           HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
           const std::string rank0 = s.worker_id();
-          HPO_RETURN_IF_ERROR(store->DeleteGangMembers(s.id(), rank0));
-          members.erase(std::remove_if(members.begin(), members.end(),
-                                       [&](const store::GangMember& m) {
-                                         return m.worker_id == rank0;
-                                       }),
-                        members.end());
+          HPO_RETURN_IF_ERROR(DropMember(store, s.id(), rank0, &members));
           if (static_cast<int>(members.size()) + 1 < RanksPerTrial(e)) {  // gathering
             if (!members.empty()) {  // the next member becomes rank 0
               HPO_RETURN_IF_ERROR(Renumber(store, s, std::move(members)));
