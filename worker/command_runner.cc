@@ -16,6 +16,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -141,37 +143,158 @@ absl::StatusOr<ProtocolLine> ParseProtocolLine(const std::string& raw) {
   return out;
 }
 
-std::string CommandRunner::ShellQuote(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
+std::vector<std::string> DefaultPassEnv() {
+  return {"PATH",       "HOME",        "USER",         "LOGNAME",
+          "SHELL",      "LANG",        "LANGUAGE",     "LC_*",
+          "TZ",         "TMPDIR",      "TERM",         "PYTHONPATH",
+          "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "LD_LIBRARY_PATH",
+          "OMP_*",      "KMP_*",       "GOMP_*",       "MKL_*",
+          "OPENBLAS_*", "DNNL_*",      "ONEDNN_*",     "CUDA_VISIBLE_DEVICES",
+          "SLURM_*"};
 }
 
-std::string CommandRunner::BuildCommandLine(const std::string& command,
+namespace {
+
+// Quoting context of a /bin/sh script position, per command-substitution level.
+struct ShellFrame {
+  enum class Quote { kNone, kSingle, kDouble } quote = Quote::kNone;
+  int parens = 0;         // open parentheses of a $( ) frame; 0 for the script and `...`
+  bool backtick = false;  // a `...` frame
+};
+
+// A reference to environment variable `var` that the shell expands as one word wherever it
+// stands: the reference is written for the quoting context, the value is never shell source.
+std::string VariableReference(const std::string& var, ShellFrame::Quote quote) {
+  switch (quote) {
+    case ShellFrame::Quote::kNone:
+      return absl::StrCat("\"${", var, "}\"");
+    case ShellFrame::Quote::kDouble:
+      return absl::StrCat("${", var, "}");
+    case ShellFrame::Quote::kSingle:
+      return absl::StrCat("'\"${", var, "}\"'");
+  }
+  return "";
+}
+
+bool PlainName(const std::string& name) {
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string SingleQuote(const std::string& text) {
+  return absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "'\\''"}}), "'");
+}
+
+}  // namespace
+
+CommandLine CommandRunner::BuildCommandLine(const std::string& command,
                                             const hpo::v1::Assignment& assignment) {
   std::map<std::string, std::string> sorted;
   for (const auto& [name, value] : assignment.values()) sorted[name] = ValueText(value);
-  bool placeholders = false;
-  std::string line = command;
+  CommandLine out;
+  std::map<std::string, std::string> variables;  // parameter name -> HPO_ARG_<k>
   for (const auto& [name, value] : sorted) {
-    const std::string key = absl::StrCat("{", name, "}");
-    if (absl::StrContains(line, key)) {
-      placeholders = true;
-      line = absl::StrReplaceAll(line, {{key, ShellQuote(value)}});
+    const std::string var = absl::StrCat("HPO_ARG_", variables.size());
+    variables[name] = var;
+    out.env.push_back(absl::StrCat(var, "=", value));
+  }
+  // One pass over the command: substituted text is never scanned again.
+  using Quote = ShellFrame::Quote;
+  std::vector<ShellFrame> frames(1);
+  bool placeholders = false;
+  std::string& script = out.script;
+  const size_t n = command.size();
+  for (size_t i = 0; i < n;) {
+    const char c = command[i];
+    if (c == '{') {
+      const size_t close = command.find('}', i + 1);
+      if (close != std::string::npos) {
+        auto it = variables.find(command.substr(i + 1, close - i - 1));
+        if (it != variables.end()) {
+          script += VariableReference(it->second, frames.back().quote);
+          placeholders = true;
+          i = close + 1;
+          continue;
+        }
+      }
+    }
+    script += c;
+    ++i;
+    ShellFrame& frame = frames.back();
+    const bool next_paren = i < n && command[i] == '(';
+    switch (frame.quote) {
+      case Quote::kSingle:
+        if (c == '\'') frame.quote = Quote::kNone;
+        break;
+      case Quote::kDouble:
+        if (c == '\\' && i < n) {
+          script += command[i++];
+        } else if (c == '"') {
+          frame.quote = Quote::kNone;
+        } else if (c == '$' && next_paren) {
+          script += command[i++];
+          frames.push_back(ShellFrame{Quote::kNone, 1, false});
+        } else if (c == '`') {
+          frames.push_back(ShellFrame{Quote::kNone, 0, true});
+        }
+        break;
+      case Quote::kNone:
+        if (c == '\\' && i < n) {
+          script += command[i++];
+        } else if (c == '\'') {
+          frame.quote = Quote::kSingle;
+        } else if (c == '"') {
+          frame.quote = Quote::kDouble;
+        } else if (c == '`') {
+          if (frame.backtick) {
+            frames.pop_back();
+          } else {
+            frames.push_back(ShellFrame{Quote::kNone, 0, true});
+          }
+        } else if (c == '$' && next_paren) {
+          script += command[i++];
+          frames.push_back(ShellFrame{Quote::kNone, 1, false});
+        } else if (c == '(' && frame.parens > 0) {
+          ++frame.parens;
+        } else if (c == ')' && frame.parens > 0 && --frame.parens == 0 && frames.size() > 1) {
+          frames.pop_back();
+        }
+        break;
     }
   }
   if (!placeholders) {
-    for (const auto& [name, value] : sorted) {
-      absl::StrAppend(&line, " ", ShellQuote(absl::StrCat("--", name, "=", value)));
+    for (const auto& [name, var] : variables) {
+      const std::string flag = absl::StrCat("--", name, "=");
+      absl::StrAppend(&script, " ",
+                      PlainName(name) ? absl::StrCat("\"", flag, "${", var, "}\"")
+                                      : SingleQuote(flag) + VariableReference(var, Quote::kNone));
     }
   }
-  return line;
+  return out;
+}
+
+std::vector<std::string> CommandRunner::FilterEnvironment(
+    const std::vector<std::string>& inherited, const std::vector<std::string>& pass_env) {
+  std::vector<std::string> out;
+  for (const std::string& entry : inherited) {
+    const absl::string_view name = absl::string_view(entry).substr(0, entry.find('='));
+    if (name.empty() || absl::StartsWith(name, "HPO_")) continue;
+    for (const std::string& pattern : pass_env) {
+      const bool match =
+          absl::EndsWith(pattern, "*")
+              ? absl::StartsWith(name, absl::string_view(pattern).substr(0, pattern.size() - 1))
+              : name == pattern;
+      if (match) {
+        out.push_back(entry);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<TrialOutcome> CommandRunner::Run(const hpo::v1::Experiment& experiment,
@@ -184,15 +307,18 @@ absl::StatusOr<TrialOutcome> CommandRunner::RunRank(const hpo::v1::Experiment& e
                                                     const hpo::v1::Suggestion& suggestion,
                                                     const GangPlace& gang, ProgressSink* sink) {
   if (options_.command.empty()) return absl::InvalidArgumentError("command: required");
-  const std::string line = BuildCommandLine(options_.command, suggestion.assignment());
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  CommandLine line = BuildCommandLine(options_.command, suggestion.assignment());
+  std::vector<std::string> inherited;
+  for (char** e = environ; *e != nullptr; ++e) inherited.emplace_back(*e);
+  std::vector<std::string> env = FilterEnvironment(inherited, options_.pass_env);
+  env.insert(env.end(), line.env.begin(), line.env.end());
   for (const auto& [name, value] : suggestion.assignment().values()) {
     env.push_back(absl::StrCat("HPO_PARAM_", name, "=", ValueText(value)));
   }
   env.push_back(absl::StrCat("HPO_EXPERIMENT_ID=", experiment.id()));
   env.push_back(absl::StrCat("HPO_SUGGESTION_ID=", suggestion.id()));
-  env.push_back(absl::StrCat("HPO_WORKER_ID=", options_.worker_id));
+  env.push_back(absl::StrCat("HPO_WORKER_ID=", options_.worker_id.empty() ? suggestion.worker_id()
+                                                                        : options_.worker_id));
   if (experiment.training().max_steps() > 0) {
     env.push_back(absl::StrCat("HPO_MAX_STEPS=", experiment.training().max_steps()));
   }
@@ -217,13 +343,14 @@ absl::StatusOr<TrialOutcome> CommandRunner::RunRank(const hpo::v1::Experiment& e
     ::setpgid(0, 0);
     ::dup2(pipefd[1], STDOUT_FILENO);
     ::dup2(pipefd[1], STDERR_FILENO);
-    const char* argv[] = {"/bin/sh", "-c", line.c_str(), nullptr};
+    const char* argv[] = {"/bin/sh", "-c", line.script.c_str(), nullptr};
     ::execve("/bin/sh", const_cast<char* const*>(argv), envp.data());
     ::_exit(127);
   }
   ::setpgid(pid, pid);
   ::close(pipefd[1]);
-  HPO_LOG(INFO) << "suggestion " << suggestion.id() << ": running " << line;
+  HPO_LOG(INFO) << "suggestion " << suggestion.id() << ": running " << line.script << " with "
+                << absl::StrJoin(line.env, " ");
 
   TrialOutcome outcome;
   std::string tail, pending;

@@ -4,10 +4,17 @@
 // can be tuned.
 //
 // The command runs under /bin/sh -c in its own process group. Assignment values reach it as
-//   - `{name}` placeholders in the command, replaced by the shell-quoted value; without any
-//     placeholder, ` --name=value` arguments are appended for every assigned name;
+//   - `{name}` placeholders in the command; without any placeholder, ` --name=value` arguments
+//     are appended for every assigned name;
 //   - environment variables HPO_PARAM_<name>=value, plus HPO_EXPERIMENT_ID, HPO_SUGGESTION_ID,
 //     HPO_WORKER_ID and HPO_MAX_STEPS (when the experiment's training spec sets it).
+// Values are data, never shell source: the command is scanned once, and each placeholder becomes
+// a quoted reference to an environment variable (HPO_ARG_<k>) that holds the value, written for
+// the quoting context it stands in (bare, "double" or 'single' quotes). Whatever a value contains
+// (quotes, `$(...)`, another placeholder), the shell only ever expands it as a parameter.
+// The program gets a clean environment: only the variables named by
+// CommandRunnerOptions::pass_env (names, or prefixes ending in '*') and the HPO_ trial variables
+// above; the worker's own HPO_* variables (its token and TLS files) never reach it.
 // The program talks back through lines on stdout or stderr (other lines are ignored):
 //   HPO_CHECKPOINT step=<int> [elapsed=<seconds>] <metric>=<value> ...
 //   HPO_RESULT <metric>=<value>[+-<stddev>] ...
@@ -20,17 +27,31 @@
 #define HPO_WORKER_COMMAND_RUNNER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "worker/trial_runner.h"
 
 namespace hpo::worker {
 
+// The variables a command inherits by default: the login basics (PATH, HOME, USER, LANG,
+// LC_*, TZ, TMPDIR, ...), Python environments and the threading knobs of BLAS and OpenMP.
+std::vector<std::string> DefaultPassEnv();
+
 struct CommandRunnerOptions {
   std::string command;  // required
   std::string worker_id;
+  // Variables of the worker's environment the command inherits: names, or prefixes ending in
+  // '*'. Names starting with HPO_ are never passed.
+  std::vector<std::string> pass_env = DefaultPassEnv();
   absl::Duration kill_grace = absl::Seconds(5);
   size_t tail_bytes = 2000;  // output kept for failure reasons
+};
+
+// The shell script for one trial and the environment entries its placeholders read.
+struct CommandLine {
+  std::string script;
+  std::vector<std::string> env;  // "HPO_ARG_<k>=value"
 };
 
 class CommandRunner final : public TrialRunner {
@@ -46,11 +67,12 @@ class CommandRunner final : public TrialRunner {
                                        const hpo::v1::Suggestion& suggestion, const GangPlace& gang,
                                        ProgressSink* sink) override;
 
-  // The shell command line for `assignment` (exposed for tests).
-  static std::string BuildCommandLine(const std::string& command,
+  // The script and placeholder variables for `assignment` (exposed for tests).
+  static CommandLine BuildCommandLine(const std::string& command,
                                       const hpo::v1::Assignment& assignment);
-  // Single-quotes `value` for /bin/sh.
-  static std::string ShellQuote(const std::string& value);
+  // The entries of `inherited` ("NAME=value") that `pass_env` lets through (exposed for tests).
+  static std::vector<std::string> FilterEnvironment(const std::vector<std::string>& inherited,
+                                                    const std::vector<std::string>& pass_env);
 
  private:
   CommandRunnerOptions options_;
@@ -59,9 +81,9 @@ class CommandRunner final : public TrialRunner {
 // One parsed protocol line (exposed for tests).
 struct ProtocolLine {
   enum class Kind { kNone, kCheckpoint, kResult, kFailed } kind = Kind::kNone;
-  hpo::v1::Checkpoint checkpoint;              // kCheckpoint
-  std::vector<hpo::v1::MetricValue> values;    // kResult
-  std::string reason;                          // kFailed
+  hpo::v1::Checkpoint checkpoint;            // kCheckpoint
+  std::vector<hpo::v1::MetricValue> values;  // kResult
+  std::string reason;                        // kFailed
 };
 // Parses a line; a malformed protocol line is INVALID_ARGUMENT naming the problem.
 absl::StatusOr<ProtocolLine> ParseProtocolLine(const std::string& line);

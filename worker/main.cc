@@ -8,6 +8,7 @@
 // SIGTERM or SIGINT: the running trial reaches its next checkpoint, its lease is given back,
 // and the worker exits.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -41,6 +42,10 @@ ABSL_FLAG(int, threads, 0, "Training threads of the embedded trainer (0: all cor
 ABSL_FLAG(int64_t, experiment, 0, "Only run trials of this experiment (0: any active one).");
 ABSL_FLAG(std::string, command, "",
           "Run this shell command per trial instead of the embedded DLRM trainer.");
+ABSL_FLAG(std::vector<std::string>, pass_env, {},
+          "--command: more variables of this environment the command inherits, besides PATH, "
+          "HOME, LANG, LC_*, PYTHONPATH, OMP_* and the like (names, or prefixes ending in '*'; "
+          "comma-separated or repeated). HPO_* variables, the worker's credentials, never pass.");
 ABSL_FLAG(std::vector<std::string>, trainer_option, {},
           "Embedded trainer options name=value that override the experiment's (comma-separated "
           "or repeated), e.g. data_source=binary,train_path=/data/train.bin.");
@@ -96,6 +101,11 @@ int Run() {
   client_options.tls_ca_file = flag_or_env(absl::GetFlag(FLAGS_tls_ca), "HPO_TLS_CA");
   client_options.tls_cert_file = flag_or_env(absl::GetFlag(FLAGS_tls_cert), "HPO_TLS_CERT");
   client_options.tls_key_file = flag_or_env(absl::GetFlag(FLAGS_tls_key), "HPO_TLS_KEY");
+  // Trial commands run as this user: keep the token out of their reach. A non-dumpable process's
+  // /proc/<pid>/environ and memory are readable only by root, and the variable itself is gone
+  // from the environment children could inherit.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::unsetenv("HPO_TOKEN");
   auto client = hpo::client::HpoClient::Connect(client_options);
   if (!client.ok()) {
     HPO_LOG(ERROR) << client.status();
@@ -149,6 +159,14 @@ int Run() {
   if (!command.empty()) {
     hpo::worker::CommandRunnerOptions command_options;
     command_options.command = command;
+    for (const std::string& name : absl::GetFlag(FLAGS_pass_env)) {
+      if (name.empty() || name.find_first_of("= ") != std::string::npos) {
+        HPO_LOG(ERROR) << "--pass_env: expected a variable name or a prefix ending in '*', got \""
+                       << name << "\"";
+        return 2;
+      }
+      command_options.pass_env.push_back(name);
+    }
     runner = std::make_unique<hpo::worker::CommandRunner>(command_options);
     (*options.info.mutable_labels())["mode"] = "command";
   } else {

@@ -353,12 +353,36 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
   while (true) {
     absl::StatusOr<hpo::v1::Observation> observation = client_->CompleteTrial(request);
     if (observation.ok()) break;
-    if (!Retryable(observation.status())) {
-      HPO_LOG(ERROR) << "trial " << suggestion.id() << ": result refused: " << observation.status();
+    const absl::Status& refused = observation.status();
+    if (absl::IsInvalidArgument(refused) && !request.failed()) {
+      // The program's result does not fit the experiment (an unknown metric, say). Running the
+      // trial again would give the same result: it fails, with the server's reason.
+      HPO_LOG(ERROR) << "trial " << suggestion.id() << ": result refused: " << refused;
+      failed = true;
+      reason = absl::StrCat("the server refused the trial's result: ", refused.message());
+      request.clear_values();
+      request.set_failed(true);
+      request.set_failure_reason(reason.substr(0, 4000));
+      continue;
+    }
+    if (!Retryable(refused)) {
+      // Not even the failure was taken (the lease is gone, or the failure itself is refused):
+      // give the lease back so that the trial is not leased to this worker again and again.
+      HPO_LOG(ERROR) << "trial " << suggestion.id() << ": result refused: " << refused;
+      hpo::v1::ReleaseTrialRequest release;
+      release.set_worker_id(worker_id_);
+      release.set_suggestion_id(suggestion.id());
+      release.set_reason(absl::StrCat("result refused: ", refused.message()).substr(0, 4000));
+      if (absl::Status released = client_->ReleaseTrial(release); !released.ok()) {
+        HPO_LOG(WARNING) << "releasing the lease failed: " << released;
+      }
+      ++stats_.released;
+      absl::Duration pause = options_.max_backoff;
+      Backoff(&pause);
       return absl::OkStatus();
     }
-    HPO_LOG(WARNING) << "reporting trial " << suggestion.id() << " failed ("
-                     << observation.status() << "); retrying";
+    HPO_LOG(WARNING) << "reporting trial " << suggestion.id() << " failed (" << refused
+                     << "); retrying";
     absl::SleepFor(delay);  // the result is kept even while shutting down
     delay = std::min(delay * 2, options_.max_backoff);
   }

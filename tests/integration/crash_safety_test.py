@@ -479,7 +479,8 @@ class CrashSafetyTest(ProcessTestCase):
 
         def start_worker(name, extra=()):
             w = Worker(ARGS.worker_bin, self.server, self.dir, name,
-                       ["--command", "/usr/bin/python3 " + TOY, "--experiment", str(exp.id)]
+                       ["--command", "/usr/bin/python3 " + TOY, "--experiment", str(exp.id),
+                        "--pass_env", "TOY_MARKER_DIR"]
                        + list(extra), env={"TOY_MARKER_DIR": markers})
             self.workers.append(w)
             return w

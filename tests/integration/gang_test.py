@@ -46,7 +46,7 @@ class GangTest(ProcessTestCase):
 
     def start_worker(self, name, steps, step_seconds, extra=()):
         w = Worker(ARGS.worker_bin, self.server, self.dir, name,
-                   ["--command", "/usr/bin/python3 " + RANK] + list(extra),
+                   ["--command", "/usr/bin/python3 " + RANK, "--pass_env", "GANG_*"] + list(extra),
                    env={"GANG_MARKERS": self.markers, "GANG_NAME": name,
                         "GANG_STEPS": str(steps), "GANG_STEP_SECONDS": str(step_seconds)})
         self.workers[name] = w

@@ -4,7 +4,8 @@
 Reads its assignment from HPO_PARAM_* variables, prints one HPO_CHECKPOINT line per step
 (score = x at every step, so a threshold pruner decides at the first step), records each step it
 reached in $TOY_MARKER_DIR/<suggestion>.steps, and ends according to the `behavior` parameter:
-ok (HPO_RESULT), fail (exit status 3 after printing a message) or slow (like ok, 0.2 s a step).
+ok (HPO_RESULT), fail (exit status 3 after printing a message), slow (like ok, 0.2 s a step) or
+bad_result (an HPO_RESULT with a metric no experiment declares).
 """
 import os
 import sys
@@ -27,4 +28,7 @@ for step in range(1, steps + 1):
 if behavior == "fail":
     print("toy_train: simulated crash", flush=True)
     sys.exit(3)
+if behavior == "bad_result":
+    print("HPO_RESULT score=%.6f no_such_metric=1" % x, flush=True)
+    sys.exit(0)
 print("HPO_RESULT score=%.6f" % x, flush=True)

@@ -36,13 +36,14 @@ class WorkerIntegrationTest(ProcessTestCase):
         from hpo.v1 import experiment_pb2, experiment_service_pb2, search_space_pb2
         return experiment_pb2, experiment_service_pb2, search_space_pb2
 
-    def create_toy_experiment(self, budget, bandwidth, pruner_lower=None, max_steps=5):
+    def create_toy_experiment(self, budget, bandwidth, pruner_lower=None, max_steps=5,
+                              behaviors=("ok", "fail", "slow")):
         e, s, ss = self.pb()
         exp = e.Experiment(name="toy", observation_budget=budget, parallel_bandwidth=bandwidth)
         exp.search_space.parameters.add(name="x", type=ss.PARAMETER_TYPE_DOUBLE,
                                         bounds=ss.Bounds(min=0, max=1))
         exp.search_space.parameters.add(name="behavior", type=ss.PARAMETER_TYPE_CATEGORICAL,
-                                        categorical_values=["ok", "fail", "slow"])
+                                        categorical_values=behaviors)
         exp.metrics.add(name="score", objective=e.OBJECTIVE_MAXIMIZE)
         exp.training.max_steps = max_steps
         exp.optimizer.algorithm = "random"
@@ -60,8 +61,8 @@ class WorkerIntegrationTest(ProcessTestCase):
 
     def start_worker(self, name, extra=()):
         w = Worker(ARGS.worker_bin, self.server, self.dir, name,
-                   ["--command", "/usr/bin/python3 " + TOY] + list(extra),
-                   env={"TOY_MARKER_DIR": self.markers})
+                   ["--command", "/usr/bin/python3 " + TOY, "--pass_env", "TOY_MARKER_DIR"]
+                   + list(extra), env={"TOY_MARKER_DIR": self.markers})
         self.workers.append(w)
         return w
 
@@ -123,6 +124,47 @@ class WorkerIntegrationTest(ProcessTestCase):
         self.assertTrue(observation.failed)
         self.assertIn("exit status 3", observation.failure_reason)
         self.assertIn("simulated crash", observation.failure_reason)
+
+    def test_refused_result_fails_the_trial_once_instead_of_rerunning_it(self):
+        exp = self.create_toy_experiment(budget=1, bandwidth=1, max_steps=2,
+                                         behaviors=("ok", "bad_result"))
+        s = self.queue(exp.id, 0.5, "bad_result")  # reports a metric the experiment lacks
+        self.assertEqual(self.start_worker("a", ["--exit_when_idle"]).wait(60), 0)
+        (observation,) = self.observations(exp.id)
+        self.assertTrue(observation.failed)
+        self.assertIn("refused", observation.failure_reason)
+        self.assertIn("no_such_metric", observation.failure_reason)
+        self.assertEqual(self.steps_reached(s.id), [1, 2])  # the program ran once
+
+    def test_values_reach_the_command_as_data_not_as_shell(self):
+        e, s, ss = self.pb()
+        exp = e.Experiment(name="quoting", observation_budget=1, parallel_bandwidth=1)
+        exp.search_space.parameters.add(name="x", type=ss.PARAMETER_TYPE_DOUBLE,
+                                        bounds=ss.Bounds(min=0, max=1))
+        exp.search_space.parameters.add(name="a", type=ss.PARAMETER_TYPE_CATEGORICAL,
+                                        categorical_values=["{b}", "plain"])
+        exp.search_space.parameters.add(name="b", type=ss.PARAMETER_TYPE_CATEGORICAL,
+                                        categorical_values=["x; touch PWNED; echo ", "$(touch PWNED)"])
+        exp.metrics.add(name="score", objective=e.OBJECTIVE_MAXIMIZE)
+        exp.training.max_steps = 2
+        exp.optimizer.algorithm = "random"
+        exp = self.stub().CreateExperiment(s.CreateExperimentRequest(experiment=exp)).experiment
+        a = ss.Assignment()
+        a.values["x"].number_value = 0.5
+        a.values["a"].string_value = "{b}"
+        a.values["b"].string_value = "x; touch PWNED; echo "
+        self.stub().QueueSuggestion(s.QueueSuggestionRequest(experiment_id=exp.id, assignment=a))
+        command = "cd %s && printf '[%%s]' {a} {b} \"--b={b}\" > args.txt && /usr/bin/python3 %s" % (
+            self.dir, TOY)
+        w = Worker(ARGS.worker_bin, self.server, self.dir, "a",
+                   ["--command", command, "--exit_when_idle"])
+        self.workers.append(w)
+        self.assertEqual(w.wait(60), 0)
+        with open(os.path.join(self.dir, "args.txt")) as f:
+            self.assertEqual(f.read(), "[{b}][x; touch PWNED; echo ][--b=x; touch PWNED; echo ]")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "PWNED")))
+        (observation,) = self.observations(exp.id)
+        self.assertFalse(observation.failed, observation.failure_reason)
 
     def test_killed_worker_loses_its_lease_and_another_finishes_the_trial(self):
         exp = self.create_toy_experiment(budget=1, bandwidth=1, max_steps=10)
