@@ -1,7 +1,9 @@
 // File: server/service/grpc_status.h
 //
 // absl::Status -> grpc::Status, the only place the server converts. The codes are numerically
-// identical; the message is copied.
+// identical; the message is copied, cut to kMaxStatusMessageBytes: gRPC clients refuse status
+// messages over their metadata limit (8 KB by default) and would see RESOURCE_EXHAUSTED instead
+// of the real code.
 #ifndef HPO_SERVER_SERVICE_GRPC_STATUS_H_
 #define HPO_SERVER_SERVICE_GRPC_STATUS_H_
 
@@ -16,6 +18,8 @@
 #include "google/protobuf/message.h"
 
 namespace hpo::service {
+
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 

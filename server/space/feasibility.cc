@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/space/linear_program.h"
 #include "server/space/rng.h"
@@ -22,7 +23,8 @@ bool Feasible(const std::optional<SlackSolution>& s) {
 
 }  // namespace
 
-ConstraintFeasibility::ConstraintFeasibility(const hpo::v1::SearchSpace& space) : space_(space) {
+ConstraintFeasibility::ConstraintFeasibility(const hpo::v1::SearchSpace& space, WorkLimits limits)
+    : space_(space), budget_(std::move(limits)) {
   std::map<std::string, int> var_of;
   for (const hpo::v1::LinearConstraint& c : space.linear_constraints()) {
     for (const hpo::v1::LinearConstraintTerm& term : c.terms()) {
@@ -117,7 +119,7 @@ bool ConstraintFeasibility::Dive(const std::vector<bool>& mask, const std::vecto
       (*hi)[k] = vars_[k].hi;
     }
   }
-  std::optional<SlackSolution> s = MaxMinSlack(*lo, *hi, g_, h_);
+  std::optional<SlackSolution> s = MaxMinSlack(*lo, *hi, g_, h_, &budget_);
   if (!Feasible(s)) return false;
   *center = s->x;
   for (size_t k = 0; k < n; ++k) {
@@ -132,7 +134,7 @@ bool ConstraintFeasibility::Dive(const std::vector<bool>& mask, const std::vecto
     bool fixed = false;
     for (double c : candidates) {
       (*lo)[k] = (*hi)[k] = c;
-      std::optional<SlackSolution> t = MaxMinSlack(*lo, *hi, g_, h_);
+      std::optional<SlackSolution> t = MaxMinSlack(*lo, *hi, g_, h_, &budget_);
       if (Feasible(t)) {
         *center = t->x;
         fixed = true;
@@ -156,7 +158,8 @@ bool ConstraintFeasibility::BranchFeasible(const hpo::v1::Assignment& assignment
       hi[k] = vars_[k].hi;
     }
   }
-  const bool ok = Feasible(MaxMinSlack(lo, hi, g_, h_));
+  const bool ok = Feasible(MaxMinSlack(lo, hi, g_, h_, &budget_));
+  if (budget_.exhausted()) return false;  // undecided: not cached
   branch_cache_[mask] = ok;
   return ok;
 }
@@ -184,7 +187,8 @@ absl::Status ConstraintFeasibility::CheckFeasible() {
       lo[k] = vars_[k].gated ? std::min(vars_[k].lo, 0.0) : vars_[k].lo;
       hi[k] = vars_[k].gated ? std::max(vars_[k].hi, 0.0) : vars_[k].hi;
     }
-    std::optional<SlackSolution> s = MaxMinSlack(lo, hi, g_, h_);
+    std::optional<SlackSolution> s = MaxMinSlack(lo, hi, g_, h_, &budget_);
+    if (budget_.exhausted()) return BudgetStatus();
     if (Feasible(s)) return absl::OkStatus();
     return absl::InvalidArgumentError(
         "the linear constraints cannot all hold for any parameter values within their bounds");
@@ -210,6 +214,7 @@ absl::Status ConstraintFeasibility::CheckFeasible() {
         return absl::OkStatus();
       }
     }
+    if (budget_.exhausted()) return BudgetStatus();
     // Next combination (mixed radix).
     size_t i = 0;
     for (; i < gating.size(); ++i) {
@@ -225,6 +230,23 @@ absl::Status ConstraintFeasibility::CheckFeasible() {
   return absl::InvalidArgumentError(absl::StrFormat(
       "the linear constraints cannot all hold for any parameter values within their bounds%s",
       gating.empty() ? "" : " and any combination of conditional values"));
+}
+
+absl::Status ConstraintFeasibility::BudgetStatus() const {
+  switch (budget_.stop()) {
+    case WorkBudget::Stop::kCancelled:
+      return absl::CancelledError(
+          "the feasibility search of the linear constraints was abandoned: the caller cancelled "
+          "or its deadline passed");
+    case WorkBudget::Stop::kTime:
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "feasibility could not be decided within the budget (", absl::FormatDuration(
+              budget_.limits().max_time), " of search)"));
+    default:
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "feasibility could not be decided within the budget (", budget_.limits().max_work,
+          " units of LP work)"));
+  }
 }
 
 bool ConstraintFeasibility::Repair(hpo::v1::Assignment* assignment, uint64_t seed) {

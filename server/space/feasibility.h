@@ -16,6 +16,8 @@
 // If there are more than kMaxEnumeratedBranches combinations, each gated parameter instead
 // ranges over the hull of its box and 0 (a relaxation: infeasibility is then certain, while
 // feasibility is only likely; the optimizers still never emit a violating point).
+// The search can cost many LPs (branches x discrete parameters x candidates), so every
+// ConstraintFeasibility runs under one WorkBudget (work_budget.h) shared by all its calls.
 #ifndef HPO_SERVER_SPACE_FEASIBILITY_H_
 #define HPO_SERVER_SPACE_FEASIBILITY_H_
 
@@ -27,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "hpo/v1/search_space.pb.h"
+#include "server/space/work_budget.h"
 
 namespace hpo::space {
 
@@ -36,17 +39,22 @@ inline constexpr int kMaxEnumeratedBranches = 4096;
 // Analyzes the linear constraints of one search space. `space` must outlive the object and
 // must otherwise be valid (ValidateSearchSpace without the feasibility rule): constraint terms
 // name existing numeric, non-log parameters with finite bounds or grids.
-// Not thread-safe (it caches per-branch LP results); construct one per use.
+// Not thread-safe (it caches per-branch LP results); construct one per use. All calls together
+// stay within `limits`: once the budget is spent, CheckFeasible fails and BranchFeasible and
+// Repair return false.
 class ConstraintFeasibility {
  public:
-  explicit ConstraintFeasibility(const hpo::v1::SearchSpace& space);
+  explicit ConstraintFeasibility(const hpo::v1::SearchSpace& space,
+                                 WorkLimits limits = WorkLimits());
 
   // True if the space has at least one linear constraint.
   bool has_constraints() const { return !vars_.empty() || space_.linear_constraints_size() > 0; }
 
   // OK if some assignment (some combination of conditional values, exact integer and grid
   // values) satisfies every linear constraint. Otherwise INVALID_ARGUMENT with a message that
-  // explains why (without a field prefix).
+  // explains why (without a field prefix); RESOURCE_EXHAUSTED if the work or time limit was
+  // reached first, CANCELLED if the caller's deadline passed or it cancelled (messages say
+  // which, without a field prefix).
   absl::Status CheckFeasible();
 
   // After an OK CheckFeasible that enumerated branches: the values of the gating conditionals
@@ -85,7 +93,11 @@ class ConstraintFeasibility {
   bool Dive(const std::vector<bool>& mask, const std::vector<double>& targets,
             std::vector<double>* lo, std::vector<double>* hi, std::vector<double>* center);
 
+  // The status of a search stopped by the budget.
+  absl::Status BudgetStatus() const;
+
   const hpo::v1::SearchSpace& space_;
+  WorkBudget budget_;
   std::vector<Var> vars_;
   std::vector<std::vector<double>> g_;  // rows over vars_, as g·x <= h
   std::vector<double> h_;

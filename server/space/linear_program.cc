@@ -8,12 +8,14 @@ namespace hpo::space {
 
 std::optional<LpSolution> SolveStandardLp(const std::vector<std::vector<double>>& a,
                                           const std::vector<double>& b,
-                                          const std::vector<double>& c) {
+                                          const std::vector<double>& c, WorkBudget* budget) {
   constexpr double kEps = 1e-12;
   const int m = static_cast<int>(a.size());
   const int n = static_cast<int>(c.size());
   const int cols = n + m + 1;  // variables, slacks, right-hand side
   const int rhs = n + m;
+  const int64_t tableau_cells = static_cast<int64_t>(m + 1) * cols;
+  if (budget != nullptr && !budget->Charge(tableau_cells)) return std::nullopt;
   std::vector<std::vector<double>> t(m + 1, std::vector<double>(cols, 0.0));
   std::vector<int> basis(m);
   for (int i = 0; i < m; ++i) {
@@ -29,6 +31,7 @@ std::optional<LpSolution> SolveStandardLp(const std::vector<std::vector<double>>
   const int max_iterations = 50 * (n + m) + 1000;
   for (int iter = 0;; ++iter) {
     if (iter >= max_iterations) return std::nullopt;
+    if (budget != nullptr && !budget->Charge(tableau_cells)) return std::nullopt;
     int enter = -1;
     for (int j = 0; j < n + m; ++j) {
       if (t[m][j] < -kEps) {
@@ -72,7 +75,7 @@ std::optional<LpSolution> SolveStandardLp(const std::vector<std::vector<double>>
 std::optional<SlackSolution> MaxMinSlack(const std::vector<double>& lo,
                                          const std::vector<double>& hi,
                                          const std::vector<std::vector<double>>& g,
-                                         const std::vector<double>& h) {
+                                         const std::vector<double>& h, WorkBudget* budget) {
   const int n = static_cast<int>(lo.size());
   std::vector<int> free_vars;
   for (int j = 0; j < n; ++j) {
@@ -142,7 +145,7 @@ std::optional<SlackSolution> MaxMinSlack(const std::vector<double>& lo,
   }
   std::vector<double> c(nf + 1, 0.0);
   c[nf] = 1.0;
-  std::optional<LpSolution> lp = SolveStandardLp(a, b, c);
+  std::optional<LpSolution> lp = SolveStandardLp(a, b, c, budget);
   if (!lp.has_value()) return std::nullopt;
   result.min_slack = std::min(result.min_slack, lp->z[nf] - big);
   result.x = lo;

@@ -10,6 +10,8 @@
 #include <optional>
 #include <vector>
 
+#include "server/space/work_budget.h"
+
 namespace hpo::space {
 
 // Solution of a linear program.
@@ -20,11 +22,13 @@ struct LpSolution {
 
 // Maximizes c·z subject to A z <= b and z >= 0, where every b[i] >= 0 (so z = 0 is feasible
 // and no phase 1 is needed). `a` has one row per constraint, each of size c.size().
-// Returns nullopt if the problem is unbounded or the iteration cap is hit; the caller's
-// formulation must keep the problem bounded.
+// Returns nullopt if the problem is unbounded, the iteration cap is hit, or `budget` (if given;
+// charged one unit per tableau cell touched) runs out; the caller's formulation must keep the
+// problem bounded.
 std::optional<LpSolution> SolveStandardLp(const std::vector<std::vector<double>>& a,
                                           const std::vector<double>& b,
-                                          const std::vector<double>& c);
+                                          const std::vector<double>& c,
+                                          WorkBudget* budget = nullptr);
 
 // Result of MaxMinSlack.
 struct SlackSolution {
@@ -40,11 +44,13 @@ struct SlackSolution {
 // lo == hi are fixed. Rows whose free part is zero are checked directly: if one is violated
 // beyond a 1e-9 relative tolerance, min_slack is negative.
 // The rows are feasible over the box iff min_slack >= -kSlackTolerance.
-// Returns nullopt only on a numerical failure of the simplex (not expected).
+// Returns nullopt on a numerical failure of the simplex (not expected) or when `budget` (if
+// given) runs out.
 std::optional<SlackSolution> MaxMinSlack(const std::vector<double>& lo,
                                          const std::vector<double>& hi,
                                          const std::vector<std::vector<double>>& g,
-                                         const std::vector<double>& h);
+                                         const std::vector<double>& h,
+                                         WorkBudget* budget = nullptr);
 
 // Tolerance on SlackSolution::min_slack for calling a set of rows feasible.
 inline constexpr double kSlackTolerance = 1e-9;

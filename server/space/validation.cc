@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -23,6 +24,87 @@ absl::Status Invalid(absl::string_view path, absl::string_view reason) {
 }
 
 std::string Num(double x) { return FormatDouble(x); }
+
+// User text in messages is cut to this many bytes, so that a refusal stays small (gRPC clients
+// refuse status messages over 8 KB) whatever the input.
+constexpr size_t kQuotedBytes = 64;
+
+// The first kQuotedBytes of `s` (cut at a character boundary), escaped, with "..." if cut.
+std::string Shortened(absl::string_view s) {
+  if (s.size() <= kQuotedBytes) return absl::Utf8SafeCEscape(s);
+  size_t n = kQuotedBytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return absl::StrCat(absl::Utf8SafeCEscape(s.substr(0, n)), "...");
+}
+
+// `s` quoted for a message; a cut value also gives its full length.
+std::string Quote(absl::string_view s) {
+  if (s.size() <= kQuotedBytes) return absl::StrCat("\"", Shortened(s), "\"");
+  return absl::StrCat("\"", Shortened(s), "\" (", s.size(), " bytes)");
+}
+
+// Decodes the UTF-8 character at s[*pos] into *c and advances *pos; false if the bytes there are
+// not a valid (shortest-form, non-surrogate) encoding.
+bool NextChar(absl::string_view s, size_t* pos, char32_t* c) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char b0 = byte(*pos);
+  int extra;
+  char32_t min;
+  if (b0 < 0x80) {
+    *c = b0;
+    ++*pos;
+    return true;
+  } else if ((b0 & 0xE0) == 0xC0) {
+    extra = 1, min = 0x80, *c = b0 & 0x1F;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    extra = 2, min = 0x800, *c = b0 & 0x0F;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    extra = 3, min = 0x10000, *c = b0 & 0x07;
+  } else {
+    return false;
+  }
+  if (*pos + extra >= s.size()) return false;
+  for (int k = 1; k <= extra; ++k) {
+    if ((byte(*pos + k) & 0xC0) != 0x80) return false;
+    *c = (*c << 6) | (byte(*pos + k) & 0x3F);
+  }
+  if (*c < min || *c > 0x10FFFF || (*c >= 0xD800 && *c <= 0xDFFF)) return false;
+  *pos += extra + 1;
+  return true;
+}
+
+// Display names (experiments): valid UTF-8, 1 to kMaxNameLength characters, no control
+// characters (C0, DEL, C1). Spaces and any script are fine.
+absl::Status CheckDisplayName(absl::string_view path, absl::string_view name) {
+  if (name.empty()) return Invalid(path, "is required");
+  size_t pos = 0;
+  int chars = 0;
+  while (pos < name.size()) {
+    const size_t at = pos;
+    char32_t c;
+    if (!NextChar(name, &pos, &c)) {
+      return Invalid(path, absl::StrCat(Quote(name), " is not valid UTF-8 (at byte ", at, ")"));
+    }
+    if (c < 0x20 || (c >= 0x7F && c <= 0x9F)) {
+      return Invalid(path, absl::StrCat(Quote(name), " must not contain control characters (U+",
+                                        absl::Hex(static_cast<uint32_t>(c), absl::kZeroPad4),
+                                        " at byte ", at, ")"));
+    }
+    if (++chars > kMaxNameLength) {
+      return Invalid(path, absl::StrCat(Quote(name), " must be at most ", kMaxNameLength,
+                                        " characters"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A length limit on a string field (bytes).
+absl::Status CheckLength(absl::string_view path, absl::string_view value, size_t min, size_t max) {
+  if (value.size() < min || value.size() > max) {
+    return Invalid(path, absl::StrCat(Quote(value), " must be ", min, " to ", max, " bytes long"));
+  }
+  return absl::OkStatus();
+}
 
 // [A-Za-z][A-Za-z0-9_.-]{0,127}; parameters and conditionals may also start with '_'.
 bool IsValidName(absl::string_view name, bool allow_leading_underscore) {
@@ -43,7 +125,7 @@ absl::Status CheckName(absl::string_view path, absl::string_view name,
                        bool allow_leading_underscore) {
   if (name.empty()) return Invalid(path, "is required");
   if (!IsValidName(name, allow_leading_underscore)) {
-    return Invalid(path, absl::StrCat("\"", name, "\" must match ",
+    return Invalid(path, absl::StrCat(Quote(name), " must match ",
                                       allow_leading_underscore ? "[A-Za-z_]" : "[A-Za-z]",
                                       "[A-Za-z0-9_.-]{0,127}"));
   }
@@ -53,7 +135,7 @@ absl::Status CheckName(absl::string_view path, absl::string_view name,
 std::string Indexed(absl::string_view field, absl::string_view list, int i,
                     absl::string_view name) {
   if (name.empty()) return absl::StrCat(field, list, "[", i, "]");
-  return absl::StrCat(field, list, "[", i, "] (", name, ")");
+  return absl::StrCat(field, list, "[", i, "] (", Shortened(name), ")");
 }
 
 bool IsInteger(double x) { return std::isfinite(x) && std::floor(x) == x && std::fabs(x) < 9e15; }
@@ -91,9 +173,9 @@ absl::Status ValidateConditional(const hpo::v1::Conditional& c, absl::string_vie
   std::set<std::string> seen;
   for (int j = 0; j < c.values_size(); ++j) {
     const std::string vpath = absl::StrCat(path, ".values[", j, "]");
-    if (c.values(j).empty()) return Invalid(vpath, "must not be empty");
+    HPO_RETURN_IF_ERROR(CheckLength(vpath, c.values(j), 1, kMaxValueLength));
     if (!seen.insert(c.values(j)).second) {
-      return Invalid(vpath, absl::StrCat("duplicate value \"", c.values(j), "\""));
+      return Invalid(vpath, absl::StrCat("duplicate value ", Quote(c.values(j))));
     }
   }
   return absl::OkStatus();
@@ -200,9 +282,9 @@ absl::Status ValidateCategoricalDomain(const Parameter& p, absl::string_view pat
   std::set<std::string> seen;
   for (int j = 0; j < p.categorical_values_size(); ++j) {
     const std::string vpath = absl::StrCat(cpath, "[", j, "]");
-    if (p.categorical_values(j).empty()) return Invalid(vpath, "must not be empty");
+    HPO_RETURN_IF_ERROR(CheckLength(vpath, p.categorical_values(j), 1, kMaxValueLength));
     if (!seen.insert(p.categorical_values(j)).second) {
-      return Invalid(vpath, absl::StrCat("duplicate value \"", p.categorical_values(j), "\""));
+      return Invalid(vpath, absl::StrCat("duplicate value ", Quote(p.categorical_values(j))));
     }
   }
   return absl::OkStatus();
@@ -234,7 +316,7 @@ absl::Status ValidateParameter(const hpo::v1::SearchSpace& space, const Paramete
     const std::string cpath = absl::StrCat(path, ".conditions[", j, "]");
     const hpo::v1::Conditional* conditional = FindConditional(space, c.name());
     if (conditional == nullptr) {
-      return Invalid(cpath, absl::StrCat("unknown conditional \"", c.name(), "\""));
+      return Invalid(cpath, absl::StrCat("unknown conditional ", Quote(c.name())));
     }
     if (!seen.insert(c.name()).second) {
       return Invalid(cpath, absl::StrCat("duplicate condition on conditional ", c.name()));
@@ -243,7 +325,7 @@ absl::Status ValidateParameter(const hpo::v1::SearchSpace& space, const Paramete
     for (const std::string& v : c.values()) {
       if (std::find(conditional->values().begin(), conditional->values().end(), v) ==
           conditional->values().end()) {
-        return Invalid(cpath, absl::StrCat("\"", v, "\" is not a value of conditional ", c.name()));
+        return Invalid(cpath, absl::StrCat(Quote(v), " is not a value of conditional ", c.name()));
       }
     }
   }
@@ -264,7 +346,7 @@ absl::Status ValidateConstraint(const hpo::v1::SearchSpace& space,
     const hpo::v1::LinearConstraintTerm& term = c.terms(t);
     const std::string tpath = Indexed(path, ".terms", t, term.name());
     const Parameter* p = FindParameter(space, term.name());
-    if (p == nullptr) return Invalid(tpath, absl::StrCat("unknown parameter \"", term.name(), "\""));
+    if (p == nullptr) return Invalid(tpath, absl::StrCat("unknown parameter ", Quote(term.name())));
     if (p->type() == hpo::v1::PARAMETER_TYPE_CATEGORICAL) {
       return Invalid(tpath, "categorical parameters cannot appear in linear constraints");
     }
@@ -317,7 +399,7 @@ absl::Status ValidateMetrics(const hpo::v1::Experiment& e) {
                      absl::StrCat("must be at most ", kMaxNameLength, " characters"));
     }
     if (!seen.insert(m.name()).second) {
-      return Invalid(absl::StrCat(path, ".name"), absl::StrCat("duplicate metric name \"", m.name(), "\""));
+      return Invalid(absl::StrCat(path, ".name"), absl::StrCat("duplicate metric name ", Quote(m.name())));
     }
     if (!hpo::v1::Objective_IsValid(m.objective())) {
       return Invalid(absl::StrCat(path, ".objective"), "unknown objective");
@@ -357,10 +439,12 @@ absl::Status ReductionFactor(absl::string_view path, int64_t v) {
 absl::Status ValidatePruner(const hpo::v1::Experiment& e) {
   const hpo::v1::PrunerConfig& p = e.pruner();
   HPO_RETURN_IF_ERROR(NonNegative("pruner.patience", p.patience()));
+  HPO_RETURN_IF_ERROR(
+      CheckLength("pruner.regulator.loss_metric", p.regulator().loss_metric(), 0, kMaxNameLength));
   if (!p.metric().empty()) {
     bool known = false;
     for (const hpo::v1::Metric& m : e.metrics()) known = known || m.name() == p.metric();
-    if (!known) return Invalid("pruner.metric", absl::StrCat("unknown metric \"", p.metric(), "\""));
+    if (!known) return Invalid("pruner.metric", absl::StrCat("unknown metric ", Quote(p.metric())));
   }
   switch (p.kind_case()) {
     case hpo::v1::PrunerConfig::kMedian: {
@@ -423,20 +507,58 @@ absl::Status ValidatePruner(const hpo::v1::Experiment& e) {
   return absl::OkStatus();
 }
 
+// Keys of 1 to kMaxMetadataKeyLength bytes, values of at most `max_value` bytes.
+absl::Status ValidateStringMap(absl::string_view path,
+                               const google::protobuf::Map<std::string, std::string>& map,
+                               size_t max_value) {
+  std::map<std::string, std::string> sorted(map.begin(), map.end());
+  for (const auto& [key, value] : sorted) {
+    const std::string kpath = absl::StrCat(path, "[\"", Shortened(key), "\"]");
+    if (key.empty() || key.size() > static_cast<size_t>(kMaxMetadataKeyLength)) {
+      return Invalid(kpath, absl::StrCat("keys must be 1 to ", kMaxMetadataKeyLength, " bytes (got ",
+                                         key.size(), ")"));
+    }
+    if (value.size() > max_value) {
+      return Invalid(kpath, absl::StrCat("values must be at most ", max_value, " bytes (got ",
+                                         value.size(), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateMetadata(const google::protobuf::Map<std::string, std::string>& metadata) {
   if (metadata.size() > static_cast<size_t>(kMaxMetadataEntries)) {
     return Invalid("metadata", absl::StrCat("at most ", kMaxMetadataEntries, " entries are allowed (got ",
                                             metadata.size(), ")"));
   }
-  std::map<std::string, std::string> sorted(metadata.begin(), metadata.end());
-  for (const auto& [key, value] : sorted) {
-    if (key.empty() || key.size() > static_cast<size_t>(kMaxMetadataKeyLength)) {
-      return Invalid(absl::StrCat("metadata[", key, "]"),
-                     absl::StrCat("keys must be 1 to ", kMaxMetadataKeyLength, " characters"));
+  return ValidateStringMap("metadata", metadata, kMaxMetadataValueLength);
+}
+
+// Trainer options: names of 1 to kMaxMetadataKeyLength bytes; parameter_mapping values name a
+// parameter or conditional of the space (a worker would otherwise run without that option).
+absl::Status ValidateTraining(const hpo::v1::Experiment& e) {
+  const hpo::v1::TrainingSpec& t = e.training();
+  if (t.ranks_per_trial() < 0 || t.ranks_per_trial() > 64) {
+    return Invalid("training.ranks_per_trial",
+                   absl::StrCat("must be between 1 and 64 workers per trial, 0 meaning 1 (got ",
+                                t.ranks_per_trial(), ")"));
+  }
+  for (const auto& [path, map] : {std::pair{"training.parameter_mapping", &t.parameter_mapping()},
+                                  std::pair{"training.fixed_options", &t.fixed_options()}}) {
+    if (map->size() > static_cast<size_t>(kMaxTrainingOptions)) {
+      return Invalid(path, absl::StrCat("at most ", kMaxTrainingOptions,
+                                        " entries are allowed (got ", map->size(), ")"));
     }
-    if (value.size() > static_cast<size_t>(kMaxMetadataValueLength)) {
-      return Invalid(absl::StrCat("metadata[", key, "]"),
-                     absl::StrCat("values must be at most ", kMaxMetadataValueLength, " characters"));
+    HPO_RETURN_IF_ERROR(ValidateStringMap(path, *map, kMaxMetadataValueLength));
+  }
+  std::map<std::string, std::string> sorted(t.parameter_mapping().begin(),
+                                            t.parameter_mapping().end());
+  for (const auto& [option, name] : sorted) {
+    if (FindParameter(e.search_space(), name) == nullptr &&
+        FindConditional(e.search_space(), name) == nullptr) {
+      return Invalid(absl::StrCat("training.parameter_mapping[\"", Shortened(option), "\"]"),
+                     absl::StrCat(Quote(name), " is not a parameter or conditional of the "
+                                  "search space"));
     }
   }
   return absl::OkStatus();
@@ -447,7 +569,7 @@ absl::Status ValidateMetricValue(const hpo::v1::Experiment& e, const hpo::v1::Me
   if (v.name().empty()) return Invalid(absl::StrCat(path, ".name"), "is required");
   bool known = false;
   for (const hpo::v1::Metric& m : e.metrics()) known = known || m.name() == v.name();
-  if (!known) return Invalid(path, absl::StrCat("unknown metric \"", v.name(), "\""));
+  if (!known) return Invalid(path, absl::StrCat("unknown metric ", Quote(v.name())));
   if (!seen->insert(v.name()).second) {
     return Invalid(path, absl::StrCat("duplicate value for metric ", v.name()));
   }
@@ -511,8 +633,8 @@ absl::Status ValidateParameterValue(const Parameter& p, const ParameterValue& va
       }
       if (std::find(p.categorical_values().begin(), p.categorical_values().end(),
                     value.string_value()) == p.categorical_values().end()) {
-        return Invalid(field, absl::StrCat("\"", value.string_value(),
-                                           "\" is not a categorical value of parameter ", p.name()));
+        return Invalid(field, absl::StrCat(Quote(value.string_value()),
+                                           " is not a categorical value of parameter ", p.name()));
       }
       return absl::OkStatus();
     }
@@ -521,7 +643,8 @@ absl::Status ValidateParameterValue(const Parameter& p, const ParameterValue& va
   }
 }
 
-absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string_view field) {
+absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string_view field,
+                                 const WorkLimits& limits) {
   const std::string params_path = absl::StrCat(field, ".parameters");
   if (space.parameters_size() == 0) return Invalid(params_path, "at least one parameter is required");
   if (space.parameters_size() > kMaxParameters) {
@@ -548,7 +671,7 @@ absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string
     auto [it, inserted] = names.emplace(c.name(), path);
     if (!inserted) {
       return Invalid(absl::StrCat(path, ".name"),
-                     absl::StrCat("duplicate name \"", c.name(), "\" (also used by ", it->second, ")"));
+                     absl::StrCat("duplicate name ", Quote(c.name()), " (also used by ", it->second, ")"));
     }
     HPO_RETURN_IF_ERROR(ValidateConditional(c, path));
   }
@@ -559,7 +682,7 @@ absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string
     auto [it, inserted] = names.emplace(p.name(), path);
     if (!inserted) {
       return Invalid(absl::StrCat(path, ".name"),
-                     absl::StrCat("duplicate name \"", p.name(), "\" (also used by ", it->second, ")"));
+                     absl::StrCat("duplicate name ", Quote(p.name()), " (also used by ", it->second, ")"));
     }
     HPO_RETURN_IF_ERROR(ValidateParameter(space, p, path));
   }
@@ -568,18 +691,33 @@ absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string
                                            absl::StrCat(field, ".linear_constraints[", i, "]")));
   }
   if (space.linear_constraints_size() > 0) {
-    ConstraintFeasibility feasibility(space);
+    ConstraintFeasibility feasibility(space, limits);
     absl::Status s = feasibility.CheckFeasible();
-    if (!s.ok()) return Invalid(absl::StrCat(field, ".linear_constraints"), s.message());
+    const std::string path = absl::StrCat(field, ".linear_constraints");
+    if (absl::IsCancelled(s)) return absl::CancelledError(absl::StrCat(path, ": ", s.message()));
+    if (absl::IsResourceExhausted(s)) {
+      return Invalid(path, absl::StrCat(s.message(), "; simplify the space: fewer constraints or "
+                                        "terms, fewer conditionals gating constrained parameters, "
+                                        "or double instead of int and grid parameters in "
+                                        "constraints"));
+    }
+    if (!s.ok()) return Invalid(path, s.message());
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateExperiment(const hpo::v1::Experiment& e,
-                                absl::Span<const std::string> algorithm_names) {
-  HPO_RETURN_IF_ERROR(CheckName("name", e.name(), false));
+                                absl::Span<const std::string> algorithm_names,
+                                const WorkLimits& limits) {
+  // First, and cheap: the bound every reply that carries the experiment relies on.
+  const size_t bytes = e.ByteSizeLong();
+  if (bytes > kMaxExperimentBytes) {
+    return Invalid("experiment", absl::StrCat("is ", bytes, " bytes serialized; at most ",
+                                              kMaxExperimentBytes, " are allowed"));
+  }
+  HPO_RETURN_IF_ERROR(CheckDisplayName("name", e.name()));
   if (!e.project().empty()) HPO_RETURN_IF_ERROR(CheckName("project", e.project(), false));
-  HPO_RETURN_IF_ERROR(ValidateSearchSpace(e.search_space(), "search_space"));
+  HPO_RETURN_IF_ERROR(ValidateSearchSpace(e.search_space(), "search_space", limits));
   HPO_RETURN_IF_ERROR(ValidateMetrics(e));
   if (e.observation_budget() <= 0) {
     return Invalid("observation_budget",
@@ -593,16 +731,12 @@ absl::Status ValidateExperiment(const hpo::v1::Experiment& e,
   if (!algorithm.empty() &&
       std::find(algorithm_names.begin(), algorithm_names.end(), algorithm) == algorithm_names.end()) {
     return Invalid("optimizer.algorithm",
-                   absl::StrCat("unknown algorithm \"", algorithm, "\" (known: ",
+                   absl::StrCat("unknown algorithm ", Quote(algorithm), " (known: ",
                                 absl::StrJoin(algorithm_names, ", "), ")"));
   }
   HPO_RETURN_IF_ERROR(
       NonNegative("optimizer.initial_design_size", e.optimizer().initial_design_size()));
-  if (e.training().ranks_per_trial() < 0 || e.training().ranks_per_trial() > 64) {
-    return Invalid("training.ranks_per_trial",
-                   absl::StrCat("must be between 1 and 64 workers per trial, 0 meaning 1 (got ",
-                                e.training().ranks_per_trial(), ")"));
-  }
+  HPO_RETURN_IF_ERROR(ValidateTraining(e));
   HPO_RETURN_IF_ERROR(ValidatePruner(e));
   HPO_RETURN_IF_ERROR(ValidateMetadata(e.metadata()));
   return absl::OkStatus();
@@ -615,12 +749,14 @@ absl::Status ValidateExperiment(const hpo::v1::Experiment& experiment) {
 
 absl::Status ValidateAssignment(const hpo::v1::SearchSpace& space,
                                 const hpo::v1::Assignment& assignment, absl::string_view field) {
-  auto key_path = [&](absl::string_view key) { return absl::StrCat(field, "[", key, "]"); };
+  auto key_path = [&](absl::string_view key) {
+    return absl::StrCat(field, "[", Shortened(key), "]");
+  };
   std::map<std::string, const ParameterValue*> sorted;
   for (const auto& [key, value] : assignment.values()) sorted.emplace(key, &value);
   for (const auto& [key, value] : sorted) {
     if (FindParameter(space, key) == nullptr && FindConditional(space, key) == nullptr) {
-      return Invalid(key_path(key), absl::StrCat("unknown parameter or conditional \"", key, "\""));
+      return Invalid(key_path(key), absl::StrCat("unknown parameter or conditional ", Quote(key)));
     }
   }
   for (const hpo::v1::Conditional& c : space.conditionals()) {
@@ -632,8 +768,8 @@ absl::Status ValidateAssignment(const hpo::v1::SearchSpace& space,
                      absl::StrCat("expected string_value for conditional ", c.name(), ", got ", KindName(v)));
     }
     if (std::find(c.values().begin(), c.values().end(), v.string_value()) == c.values().end()) {
-      return Invalid(key_path(c.name()), absl::StrCat("\"", v.string_value(),
-                                                      "\" is not a value of conditional ", c.name()));
+      return Invalid(key_path(c.name()), absl::StrCat(Quote(v.string_value()),
+                                                      " is not a value of conditional ", c.name()));
     }
   }
   for (const Parameter& p : space.parameters()) {

@@ -7,7 +7,9 @@
 // Every function returns OK or INVALID_ARGUMENT; the message starts with the path of the
 // offending field and gives the reason, e.g.
 //   "search_space.parameters[1] (learning_rate).bounds: min (0) must be > 0 with transformation log".
-// Only the first problem found is reported. Pure functions of their arguments; thread-safe.
+// Only the first problem found is reported. User text is quoted in messages by at most a short
+// prefix (64 bytes, then "..." and the full length), so a refusal stays far below gRPC's 8 KB
+// metadata limit whatever the input. Pure functions of their arguments; thread-safe.
 //
 // Defaults are NOT filled here (the service does that after validating): UNSPECIFIED enums
 // mean the default (objective maximize, strategy optimize, transformation none, reduction
@@ -26,14 +28,19 @@
 #include "google/protobuf/repeated_ptr_field.h"
 #include "hpo/v1/experiment.pb.h"
 #include "hpo/v1/search_space.pb.h"
+#include "server/space/work_budget.h"
 
 namespace hpo::space {
 
-// Size limits enforced by ValidateExperiment.
+// Size limits enforced by ValidateExperiment. Together they keep every reply that carries an
+// experiment (GetExperiment, LeaseTrial with its suggestion) under gRPC's default 4 MB receive
+// limit; proto/hpo/v1/*.proto states them for clients.
+inline constexpr size_t kMaxExperimentBytes = 1 << 20;  // the serialized spec
 inline constexpr int kMaxParameters = 100;
 inline constexpr int kMaxConditionals = 100;
 inline constexpr int kMaxLinearConstraints = 100;
 inline constexpr int kMaxCategoricalValues = 1000;  // per categorical parameter or conditional
+inline constexpr int kMaxValueLength = 256;         // bytes of one categorical/conditional value
 inline constexpr int kMaxGridValues = 1000;         // per parameter
 inline constexpr int kMaxMetrics = 16;
 inline constexpr int kMaxOptimizedMetrics = 2;
@@ -41,7 +48,8 @@ inline constexpr int kMaxMetadataEntries = 64;
 inline constexpr int kMaxMetadataKeyLength = 128;
 inline constexpr int kMaxMetadataValueLength = 4096;
 inline constexpr int kMaxCheckpointMetrics = 64;
-inline constexpr int kMaxNameLength = 128;
+inline constexpr int kMaxNameLength = 128;  // characters of a name (all ASCII but experiments')
+inline constexpr int kMaxTrainingOptions = 200;  // entries of each TrainingSpec map
 
 // Algorithm names accepted by the one-argument ValidateExperiment. hpo::space sits below
 // hpo::optimizer and cannot ask its registry, so this list mirrors
@@ -50,21 +58,28 @@ inline constexpr int kMaxNameLength = 128;
 std::vector<std::string> DefaultAlgorithmNames();
 
 // Validates a whole experiment as given to CreateExperiment (before defaults are filled):
-// name and project, search space (see ValidateSearchSpace), metrics, observation_budget (> 0),
-// parallel_bandwidth (>= 0), optimizer (algorithm empty or in `algorithm_names`,
-// initial_design_size >= 0), pruner settings, metadata and size limits. Server-set fields
-// (id, state, times, progress) are ignored.
-// Returns INVALID_ARGUMENT naming the first offending field.
+// serialized size, name (a display name: valid UTF-8, 1 to kMaxNameLength characters, no
+// control characters) and project ([A-Za-z][A-Za-z0-9_.-]*, at most kMaxNameLength), search
+// space (see ValidateSearchSpace), metrics, observation_budget (> 0), parallel_bandwidth (>= 0),
+// optimizer (algorithm empty or in `algorithm_names`, initial_design_size >= 0), training
+// (parameter_mapping values name a parameter or conditional), pruner settings, metadata and
+// the size limits above. Server-set fields (id, state, times, progress) are ignored.
+// Returns INVALID_ARGUMENT naming the first offending field, or CANCELLED when `limits` says
+// the caller went away during the feasibility search.
 absl::Status ValidateExperiment(const hpo::v1::Experiment& experiment,
-                                absl::Span<const std::string> algorithm_names);
+                                absl::Span<const std::string> algorithm_names,
+                                const WorkLimits& limits = WorkLimits());
 
 // Same, with DefaultAlgorithmNames().
 absl::Status ValidateExperiment(const hpo::v1::Experiment& experiment);
 
 // Validates a search space; `field` prefixes the paths ("search_space"). Includes the check
 // that the linear constraints admit at least one assignment (see feasibility.h for the
-// treatment of conditional and integer/grid parameters).
-absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string_view field);
+// treatment of conditional and integer/grid parameters), which runs within `limits`: a search
+// that cannot decide within them is INVALID_ARGUMENT ("<field>.linear_constraints: feasibility
+// could not be decided within the budget ..."), one whose caller went away CANCELLED.
+absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string_view field,
+                                 const WorkLimits& limits = WorkLimits());
 
 // Checks that `value` is a legal value of `parameter`: the right kind (double ->
 // number_value, finite; int -> int_value; categorical -> string_value) inside the domain

@@ -135,5 +135,59 @@ TEST(ConstraintFeasibility, RepairKeepsFeasibleValuesAndFixesOthers) {
   EXPECT_EQ(FirstViolatedConstraint(space, bad), -1);
 }
 
+
+// The shape of a costly CreateExperiment (about 140 KB): 12 two-valued conditionals (4096
+// branches), 88 int parameters each gated on one of them, two constraints whose continuous
+// relaxation holds in every branch but that no integer point satisfies (2 * sum in [7.2, 7.8]),
+// and 98 loose constraints over every parameter that make each LP large.
+hpo::v1::SearchSpace IntegerInfeasibleConditionalSpace() {
+  hpo::v1::SearchSpace space;
+  for (int c = 0; c < 12; ++c) {
+    hpo::v1::Conditional* conditional = space.add_conditionals();
+    conditional->set_name(absl::StrCat("c", c));
+    conditional->add_values("on");
+    conditional->add_values("off");
+  }
+  hpo::v1::LinearConstraint* low = space.add_linear_constraints();
+  low->set_type(hpo::v1::CONSTRAINT_TYPE_GREATER_THAN);
+  low->set_threshold(7.2);
+  hpo::v1::LinearConstraint* high = space.add_linear_constraints();
+  high->set_type(hpo::v1::CONSTRAINT_TYPE_LESS_THAN);
+  high->set_threshold(7.8);
+  for (int i = 0; i < 88; ++i) {
+    hpo::v1::Parameter* p = space.add_parameters();
+    p->set_name(absl::StrCat("p", i));
+    p->set_type(hpo::v1::PARAMETER_TYPE_INT);
+    p->mutable_bounds()->set_min(0);
+    p->mutable_bounds()->set_max(10);
+    hpo::v1::Condition* condition = p->add_conditions();
+    condition->set_name(absl::StrCat("c", i % 12));
+    condition->add_values("on");
+    for (hpo::v1::LinearConstraint* c : {low, high}) {
+      hpo::v1::LinearConstraintTerm* term = c->add_terms();
+      term->set_name(p->name());
+      term->set_weight(2);
+    }
+  }
+  for (int k = 0; k < 98; ++k) {
+    hpo::v1::LinearConstraint* c = space.add_linear_constraints();
+    c->set_type(hpo::v1::CONSTRAINT_TYPE_LESS_THAN);
+    c->set_threshold(10000);
+    for (int i = 0; i < 88; ++i) {
+      hpo::v1::LinearConstraintTerm* term = c->add_terms();
+      term->set_name(absl::StrCat("p", i));
+      term->set_weight(1 + ((i * 31 + k * 17) % 97) / 97.0);
+    }
+  }
+  return space;
+}
+
+TEST(ConstraintFeasibility, CostlySearchGivesUpWithinTheDefaultBudget) {
+  hpo::v1::SearchSpace space = IntegerInfeasibleConditionalSpace();
+  ConstraintFeasibility f(space);
+  absl::Status s = f.CheckFeasible();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+}
+
 }  // namespace
 }  // namespace hpo::space

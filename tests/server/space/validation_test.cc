@@ -1,9 +1,12 @@
 #include "server/space/validation.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
@@ -116,12 +119,44 @@ TEST(ValidateExperiment, RequiresName) {
   EXPECT_INVALID(e, "name: is required");
 }
 
-TEST(ValidateExperiment, RejectsBadNamePattern) {
+TEST(ValidateExperiment, AcceptsDisplayNames) {
   Experiment e = ValidExperiment();
-  e.set_name("1bad name");
-  EXPECT_INVALID(e, "name: \"1bad name\" must match");
+  for (const std::string& name : std::vector<std::string>{"Classifier Accuracy", "1st run (lr sweep)", "Точность модели",
+                                 "精度 テスト", "emoji \xF0\x9F\x9A\x80", std::string(128, 'a')}) {
+    e.set_name(name);
+    absl::Status s = ValidateExperiment(e);
+    EXPECT_TRUE(s.ok()) << name << ": " << s;
+  }
+  // 128 two-byte characters (256 bytes) are 128 characters.
+  std::string accents;
+  for (int i = 0; i < 128; ++i) accents += "\xC3\xA9";
+  e.set_name(accents);
+  absl::Status s = ValidateExperiment(e);
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(ValidateExperiment, RejectsBadDisplayNames) {
+  Experiment e = ValidExperiment();
   e.set_name(std::string(129, 'a'));
-  EXPECT_INVALID(e, "name:");
+  EXPECT_INVALID(e, "must be at most 128 characters");
+  e.set_name("tab\there");
+  EXPECT_INVALID(e, "name: \"tab\\there\" must not contain control characters (U+0009 at byte 3)");
+  e.set_name("line\nbreak");
+  EXPECT_INVALID(e, "control characters");
+  e.set_name("c1 \xC2\x85");
+  EXPECT_INVALID(e, "control characters (U+0085");
+  e.set_name("bad \xC3");
+  EXPECT_INVALID(e, "is not valid UTF-8 (at byte 4)");
+  e.set_name("overlong \xC0\xAF");
+  EXPECT_INVALID(e, "is not valid UTF-8");
+  e.set_name("surrogate \xED\xA0\x80");
+  EXPECT_INVALID(e, "is not valid UTF-8");
+}
+
+TEST(ValidateExperiment, ParameterNamesStayIdentifiers) {
+  Experiment e = ValidExperiment();
+  Param(&e, 1)->set_name("num layers");
+  EXPECT_INVALID(e, "search_space.parameters[1] (num layers).name: \"num layers\" must match");
 }
 
 TEST(ValidateExperiment, RejectsBadProjectPattern) {
@@ -608,16 +643,16 @@ TEST(ValidateExperiment, LimitsMetadataEntries) {
 TEST(ValidateExperiment, LimitsMetadataKeyLength) {
   Experiment e = ValidExperiment();
   (*e.mutable_metadata())[""] = "v";
-  EXPECT_INVALID(e, "metadata[]: keys must be 1 to 128 characters");
+  EXPECT_INVALID(e, "metadata[\"\"]: keys must be 1 to 128 bytes (got 0)");
   e = ValidExperiment();
   (*e.mutable_metadata())[std::string(129, 'k')] = "v";
-  EXPECT_INVALID(e, "keys must be 1 to 128 characters");
+  EXPECT_INVALID(e, "keys must be 1 to 128 bytes (got 129)");
 }
 
 TEST(ValidateExperiment, LimitsMetadataValueLength) {
   Experiment e = ValidExperiment();
   (*e.mutable_metadata())["big"] = std::string(4097, 'v');
-  EXPECT_INVALID(e, "metadata[big]: values must be at most 4096 characters");
+  EXPECT_INVALID(e, "metadata[\"big\"]: values must be at most 4096 bytes (got 4097)");
 }
 
 TEST(ValidateExperiment, LimitsParameterCount) {
@@ -892,6 +927,182 @@ TEST(ValidateCheckpoint, RequiresNamedUniqueFiniteMetrics) {
   EXPECT_TRUE(IsInvalid(CheckCheckpoint(c), "checkpoint.metrics[0] (auc).value: must be finite"));
   c.clear_metrics();
   EXPECT_TRUE(IsInvalid(CheckCheckpoint(c), "checkpoint.metrics: at least one metric"));
+}
+
+// Every refusal quotes user text by a short prefix: a default gRPC client refuses status
+// messages over 8 KB (RESOURCE_EXHAUSTED instead of the INVALID_ARGUMENT).
+TEST(ValidateExperiment, MessagesQuoteOnlyAPrefixOfLongInput) {
+  const std::string huge(100000, 'x');
+  std::vector<std::pair<std::string, Experiment>> cases;
+  Experiment e = ValidExperiment();
+  e.set_name(huge);
+  cases.emplace_back("name", e);
+  e = ValidExperiment();
+  e.set_name(std::string(50000, '\n'));
+  cases.emplace_back("name with control characters", e);
+  e = ValidExperiment();
+  e.set_project(huge);
+  cases.emplace_back("project", e);
+  e = ValidExperiment();
+  Param(&e, 0)->set_name(huge);
+  cases.emplace_back("parameter name", e);
+  e = ValidExperiment();
+  Param(&e, 2)->add_categorical_values(huge);
+  cases.emplace_back("categorical value", e);
+  e = ValidExperiment();
+  Param(&e, 3)->mutable_conditions(0)->set_name(huge);
+  cases.emplace_back("condition name", e);
+  e = ValidExperiment();
+  Param(&e, 3)->mutable_conditions(0)->add_values(huge);
+  cases.emplace_back("condition value", e);
+  e = ValidExperiment();
+  e.mutable_search_space()->mutable_linear_constraints(0)->mutable_terms(0)->set_name(huge);
+  cases.emplace_back("constraint term", e);
+  e = ValidExperiment();
+  e.mutable_metrics(0)->set_name(huge);
+  cases.emplace_back("metric name", e);
+  e = ValidExperiment();
+  e.mutable_pruner()->set_metric(huge);
+  cases.emplace_back("pruner metric", e);
+  e = ValidExperiment();
+  e.mutable_optimizer()->set_algorithm(huge);
+  cases.emplace_back("algorithm", e);
+  e = ValidExperiment();
+  (*e.mutable_metadata())[huge] = "v";
+  cases.emplace_back("metadata key", e);
+  e = ValidExperiment();
+  (*e.mutable_training()->mutable_parameter_mapping())["lr"] = huge;
+  cases.emplace_back("parameter_mapping value", e);
+  for (const auto& [what, experiment] : cases) {
+    absl::Status s = ValidateExperiment(experiment);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << what << ": " << s.code();
+    EXPECT_LT(s.message().size(), 400u) << what << ": " << s.message().substr(0, 400);
+  }
+  e = ValidExperiment();
+  e.set_name(huge);
+  EXPECT_INVALID(e, "name: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\" "
+                    "(100000 bytes) must be at most 128 characters");
+
+  Assignment a;
+  (*a.mutable_values())[huge].set_string_value(huge);
+  absl::Status s = ValidateAssignment(ValidExperiment().search_space(), a, "assignment");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(s.message().size(), 400u) << s.message().substr(0, 400);
+  a = Parse<Assignment>(R"pb(
+    values { key: "family" value { string_value: "adam" } }
+    values { key: "lr" value { number_value: 0.01 } }
+    values { key: "layers" value { int_value: 2 } }
+    values { key: "x" value { number_value: 0.1 } }
+    values { key: "y" value { number_value: 0.2 } }
+  )pb");
+  (*a.mutable_values())["opt"].set_string_value(huge);
+  s = ValidateAssignment(ValidExperiment().search_space(), a, "assignment");
+  EXPECT_TRUE(IsInvalid(s, "assignment[opt]: \"xxx")) << s.message().substr(0, 400);
+  EXPECT_LT(s.message().size(), 400u) << s.message().substr(0, 400);
+}
+
+TEST(ValidateExperiment, QuotedPrefixIsCutAtACharacterBoundary) {
+  Experiment e = ValidExperiment();
+  std::string name;
+  for (int i = 0; i < 200; ++i) name += "\xC3\xA9";  // 200 characters, 400 bytes
+  e.set_name(name);
+  absl::Status s = ValidateExperiment(e);
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  // 32 whole characters (64 bytes), no dangling lead byte.
+  std::string prefix;
+  for (int i = 0; i < 32; ++i) prefix += "\xC3\xA9";
+  EXPECT_TRUE(IsInvalid(s, absl::StrCat("name: \"", prefix, "...\" (400 bytes)"))) << s;
+}
+
+TEST(ValidateExperiment, LimitsValueLengths) {
+  Experiment e = ValidExperiment();
+  Param(&e, 2)->add_categorical_values(std::string(257, 'v'));
+  EXPECT_INVALID(e, "search_space.parameters[2] (opt).categorical_values[2]: \"vvvv");
+  EXPECT_INVALID(e, "(257 bytes) must be 1 to 256 bytes long");
+  e = ValidExperiment();
+  Param(&e, 2)->add_categorical_values(std::string(256, 'v'));
+  EXPECT_TRUE(ValidateExperiment(e).ok());
+  e = ValidExperiment();
+  e.mutable_search_space()->mutable_conditionals(0)->add_values(std::string(2'000'000, 'v'));
+  EXPECT_INVALID(e, "experiment: is 2000");
+  e = ValidExperiment();
+  e.mutable_search_space()->mutable_conditionals(0)->add_values(std::string(300, 'v'));
+  EXPECT_INVALID(e, "search_space.conditionals[0] (family).values[2]:");
+  e = ValidExperiment();
+  e.mutable_search_space()->mutable_conditionals(0)->add_values("");
+  EXPECT_INVALID(e, "search_space.conditionals[0] (family).values[2]: \"\" must be 1 to 256 bytes");
+  e = ValidExperiment();
+  e.mutable_pruner()->mutable_regulator()->set_loss_metric(std::string(129, 'l'));
+  EXPECT_INVALID(e, "pruner.regulator.loss_metric:");
+  e = ValidExperiment();
+  (*e.mutable_training()->mutable_fixed_options())["batch_size"] = std::string(4097, '1');
+  EXPECT_INVALID(e, "training.fixed_options[\"batch_size\"]: values must be at most 4096 bytes");
+  e = ValidExperiment();
+  (*e.mutable_training()->mutable_fixed_options())[std::string(129, 'o')] = "1";
+  EXPECT_INVALID(e, "training.fixed_options[\"ooo");
+}
+
+// Two 1.9 MB categorical values made a lease reply larger than a default client accepts.
+TEST(ValidateExperiment, LimitsTheSerializedExperiment) {
+  Experiment e = ValidExperiment();
+  // 100 parameters x 1000 values of 11 bytes: every single limit holds, the whole does not.
+  e.mutable_search_space()->clear_linear_constraints();
+  e.mutable_search_space()->clear_parameters();
+  for (int i = 0; i < 100; ++i) {
+    hpo::v1::Parameter* p = e.mutable_search_space()->add_parameters();
+    p->set_name(absl::StrCat("p", i));
+    p->set_type(hpo::v1::PARAMETER_TYPE_CATEGORICAL);
+    for (int j = 0; j < 1000; ++j) p->add_categorical_values(absl::StrFormat("value%06d", j));
+  }
+  ASSERT_GT(e.ByteSizeLong(), kMaxExperimentBytes);
+  EXPECT_INVALID(e, "experiment: is ");
+  EXPECT_INVALID(e, "bytes serialized; at most 1048576 are allowed");
+  e.mutable_search_space()->mutable_parameters()->DeleteSubrange(50, 50);
+  ASSERT_LE(e.ByteSizeLong(), kMaxExperimentBytes);
+  absl::Status s = ValidateExperiment(e);
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(ValidateExperiment, ParameterMappingNamesParametersOrConditionals) {
+  Experiment e = ValidExperiment();
+  auto& mapping = *e.mutable_training()->mutable_parameter_mapping();
+  mapping["learning_rate"] = "lr";
+  mapping["optimizer_family"] = "family";
+  absl::Status s = ValidateExperiment(e);
+  EXPECT_TRUE(s.ok()) << s;
+  mapping["momentum"] = "x_typo";
+  EXPECT_INVALID(e, "training.parameter_mapping[\"momentum\"]: \"x_typo\" is not a parameter or "
+                    "conditional of the search space");
+  mapping.erase("momentum");
+  mapping[""] = "lr";
+  EXPECT_INVALID(e, "training.parameter_mapping[\"\"]: keys must be 1 to 128 bytes");
+}
+
+// A search the work limit stops is refused with the field and what to simplify; a caller that
+// went away gets CANCELLED. The work limit makes this deterministic.
+TEST(ValidateSearchSpace, FeasibilitySearchStopsAtItsBudget) {
+  hpo::v1::SearchSpace space = Parse<hpo::v1::SearchSpace>(R"pb(
+    parameters { name: "x" type: PARAMETER_TYPE_INT bounds { min: 0 max: 10 } }
+    parameters { name: "y" type: PARAMETER_TYPE_INT bounds { min: 0 max: 10 } }
+    linear_constraints { terms { name: "x" weight: 2 } terms { name: "y" weight: 2 }
+                         threshold: 7.2 type: CONSTRAINT_TYPE_GREATER_THAN }
+    linear_constraints { terms { name: "x" weight: 2 } terms { name: "y" weight: 2 }
+                         threshold: 7.8 type: CONSTRAINT_TYPE_LESS_THAN }
+  )pb");
+  EXPECT_TRUE(IsInvalid(ValidateSearchSpace(space, "search_space"), "exact integer"));
+  WorkLimits tiny;
+  tiny.max_work = 10;
+  absl::Status s = ValidateSearchSpace(space, "search_space", tiny);
+  EXPECT_TRUE(IsInvalid(s, "search_space.linear_constraints: feasibility could not be decided "
+                           "within the budget (10 units of LP work); simplify the space"))
+      << s;
+  WorkLimits gone;
+  gone.cancelled = [] { return true; };
+  s = ValidateSearchSpace(space, "search_space", gone);
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  WorkLimits late;
+  late.deadline = absl::Now() - absl::Seconds(1);
+  EXPECT_EQ(ValidateSearchSpace(space, "search_space", late).code(), absl::StatusCode::kCancelled);
 }
 
 }  // namespace
