@@ -208,8 +208,7 @@ std::vector<VectorXd> RankedCandidates(const ModelSpace& ms, const Acquisition& 
                                        const std::vector<VectorXd>& anchors, int model_points,
                                        uint64_t seed, space::Rng* rng) {
   const int d = ms.dimension();
-  const double per_candidate = static_cast<double>(model_points) * (d + model_points) + 1.0;
-  const int total = static_cast<int>(std::clamp(kScreenFlops / per_candidate, 300.0, 3000.0));
+  const int total = ScreenedCandidates(d, model_points);
   const bool high_dim = d > 30;
   const int n_global = anchors.empty() ? total : (high_dim ? total / 4 : total / 2);
   std::vector<VectorXd> cands;
@@ -289,6 +288,14 @@ std::vector<VectorXd> RankedCandidates(const ModelSpace& ms, const Acquisition& 
 }
 
 }  // namespace
+
+int ScreenedCandidates(int features, int model_points) {
+  const double per_candidate = static_cast<double>(model_points) * (features + model_points) + 1.0;
+  const double by_flops = std::clamp(kScreenFlops / per_candidate, 300.0, 3000.0);
+  const double by_memory =
+      static_cast<double>(kCandidateBytes) / (kCandidateCopies * sizeof(double) * std::max(1, features));
+  return static_cast<int>(std::max(32.0, std::min(by_flops, by_memory)));
+}
 
 BayesianOptimizer::BayesianOptimizer(const hpo::v1::Experiment& experiment)
     : experiment_(experiment),

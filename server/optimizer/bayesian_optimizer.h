@@ -24,7 +24,8 @@
 //    squashed with Phi(mean / sqrt(0.25 + var)). With no feasible observation yet, the
 //    acquisition is the probability of feasibility alone.
 // 4. Maximization: quasi-random candidates (scrambled Halton) plus perturbations of the best
-//    observations (a trust region: few coordinates per perturbation past 30 features),
+//    observations (a trust region: few coordinates per perturbation past 30 features), as many
+//    as ScreenedCandidates allows (a flop budget, and kCandidateBytes of candidate features),
 //    the best few refined by L-BFGS over their continuous coordinates inside [0, 1] and the
 //    linear constraints; decoded with exact int/grid/categorical values.
 // 5. Every decoded proposal is checked: linear constraints (space::FirstViolatedConstraint),
@@ -47,6 +48,15 @@
 #include "server/optimizer/quasi_random.h"
 
 namespace hpo::optimizer {
+
+// Bytes of candidate features one proposal may hold at once, and how many copies of the
+// candidate set it holds (the screened vectors, their matrix, the kernel's scaled copy).
+inline constexpr size_t kCandidateBytes = 32 << 20;
+inline constexpr int kCandidateCopies = 3;
+
+// Candidates screened per proposal for `features` model features and `model_points` GP points:
+// 300 to 3000 by the flop budget, fewer when kCandidateBytes would not hold them (at least 32).
+int ScreenedCandidates(int features, int model_points);
 
 class BayesianOptimizer : public Optimizer {
  public:

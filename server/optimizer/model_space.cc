@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "server/optimizer/search_space_codec.h"
 #include "server/space/search_space.h"
@@ -12,11 +13,66 @@ using hpo::v1::Assignment;
 using hpo::v1::Parameter;
 using hpo::v1::ParameterValue;
 
+ModelSpace::Block ModelSpace::MakeBlock(int offset, int values) {
+  Block b;
+  b.offset = offset;
+  b.values = values;
+  if (values <= kMaxOneHotValues) {
+    b.width = values;
+    return b;
+  }
+  b.width = kCodeBits;
+  for (int j = 0; j < values; ++j) {
+    // An odd multiplier permutes the integers mod 2^16: distinct, non-zero (unlike an inactive
+    // block), and scattered codes for neighbouring indices.
+    const uint32_t code = (static_cast<uint32_t>(j + 1) * 0x9E3Bu) & 0xFFFFu;
+    b.codes.push_back(code);
+    b.by_code.emplace(code, j);
+  }
+  return b;
+}
+
+int ModelSpace::BlockValue(const Block& b, const Eigen::VectorXd& f) {
+  if (b.codes.empty()) {
+    Eigen::Index best;
+    f.segment(b.offset, b.width).maxCoeff(&best);
+    return static_cast<int>(best);
+  }
+  // Rounding every coordinate gives the nearest binary vector: if it is a code, it is the
+  // nearest code. The optimizer only writes whole codes, so the scan below is rare.
+  uint32_t bits = 0;
+  for (int k = 0; k < b.width; ++k) {
+    if (f[b.offset + k] >= 0.5) bits |= 1u << k;
+  }
+  auto it = b.by_code.find(bits);
+  if (it != b.by_code.end()) return it->second;
+  int best = 0;
+  double best_d2 = std::numeric_limits<double>::infinity();
+  for (int j = 0; j < b.values; ++j) {
+    double d2 = 0;
+    for (int k = 0; k < b.width; ++k) {
+      const double bit = (b.codes[j] >> k) & 1u;
+      d2 += (f[b.offset + k] - bit) * (f[b.offset + k] - bit);
+    }
+    if (d2 < best_d2) best_d2 = d2, best = j;
+  }
+  return best;
+}
+
+void ModelSpace::SetBlockValue(const Block& b, int index, Eigen::VectorXd* f) {
+  if (b.codes.empty()) {
+    f->segment(b.offset, b.width).setZero();
+    (*f)[b.offset + index] = 1.0;
+    return;
+  }
+  for (int k = 0; k < b.width; ++k) (*f)[b.offset + k] = (b.codes[index] >> k) & 1u;
+}
+
 ModelSpace::ModelSpace(const hpo::v1::SearchSpace& space) : space_(space) {
   int offset = 0;
   for (const hpo::v1::Conditional& c : space_.conditionals()) {
-    conds_.push_back(Cond{offset, c.values_size()});
-    offset += c.values_size();
+    conds_.push_back(MakeBlock(offset, c.values_size()));
+    offset += conds_.back().width;
   }
   for (const Parameter& p : space_.parameters()) {
     Param m;
@@ -25,7 +81,8 @@ ModelSpace::ModelSpace(const hpo::v1::SearchSpace& space) : space_(space) {
     m.is_int = p.type() == hpo::v1::PARAMETER_TYPE_INT;
     m.log = p.transformation() == hpo::v1::TRANSFORMATION_LOG;
     if (m.categorical) {
-      m.width = p.categorical_values_size();
+      m.block = MakeBlock(offset, p.categorical_values_size());
+      m.width = m.block.width;
     } else {
       double lo = p.bounds().min(), hi = p.bounds().max();
       if (p.grid_size() > 0) {
@@ -74,11 +131,7 @@ ModelSpace::ModelSpace(const hpo::v1::SearchSpace& space) : space_(space) {
 
 std::vector<int> ModelSpace::ConditionalValues(const Eigen::VectorXd& f) const {
   std::vector<int> values(conds_.size());
-  for (size_t i = 0; i < conds_.size(); ++i) {
-    Eigen::Index best;
-    f.segment(conds_[i].offset, conds_[i].width).maxCoeff(&best);
-    values[i] = static_cast<int>(best);
-  }
+  for (size_t i = 0; i < conds_.size(); ++i) values[i] = BlockValue(conds_[i], f);
   return values;
 }
 
@@ -125,8 +178,7 @@ void ModelSpace::SetInactive(const Param& p, Eigen::VectorXd* f) const {
 
 void ModelSpace::SetUniform(const Param& p, double u, Eigen::VectorXd* f) const {
   if (p.categorical) {
-    f->segment(p.offset, p.width).setZero();
-    (*f)[p.offset + CellIndex(u, p.width)] = 1.0;
+    SetBlockValue(p.block, CellIndex(u, p.block.values), f);
   } else if (!p.grid.empty()) {
     (*f)[p.offset] = FeatureOf(p, p.grid[CellIndex(u, static_cast<int>(p.grid.size()))]);
   } else if (p.is_int && !p.log) {
@@ -153,7 +205,7 @@ Eigen::VectorXd ModelSpace::Encode(const Assignment& assignment) const {
         if (c.values(j) == it->second.string_value()) index = j;
       }
     }
-    f[conds_[i].offset + index] = 1.0;
+    SetBlockValue(conds_[i], index, &f);
   }
   const std::vector<int> cv = ConditionalValues(f);
   for (int i = 0; i < space_.parameters_size(); ++i) {
@@ -169,7 +221,7 @@ Eigen::VectorXd ModelSpace::Encode(const Assignment& assignment) const {
       for (int j = 0; j < proto.categorical_values_size(); ++j) {
         if (proto.categorical_values(j) == it->second.string_value()) index = j;
       }
-      f[p.offset + index] = 1.0;
+      SetBlockValue(p.block, index, &f);
     } else {
       const std::optional<double> v = space::NumericValue(it->second);
       f[p.offset] = v.has_value() ? FeatureOf(p, *v) : 0.5;
@@ -191,9 +243,7 @@ Assignment ModelSpace::Decode(const Eigen::VectorXd& f) const {
     if (!Active(p, cv)) continue;
     ParameterValue& v = values[proto.name()];
     if (p.categorical) {
-      Eigen::Index best;
-      f.segment(p.offset, p.width).maxCoeff(&best);
-      v.set_string_value(proto.categorical_values(static_cast<int>(best)));
+      v.set_string_value(proto.categorical_values(BlockValue(p.block, f)));
     } else if (p.is_int) {
       v.set_int_value(static_cast<int64_t>(std::llround(ValueOf(p, f[p.offset]))));
     } else {
@@ -206,7 +256,7 @@ Assignment ModelSpace::Decode(const Eigen::VectorXd& f) const {
 Eigen::VectorXd ModelSpace::FromUnit(absl::Span<const double> u) const {
   Eigen::VectorXd f = Eigen::VectorXd::Zero(dimension_);
   for (size_t i = 0; i < conds_.size(); ++i) {
-    f[conds_[i].offset + CellIndex(u[i], conds_[i].width)] = 1.0;
+    SetBlockValue(conds_[i], CellIndex(u[i], conds_[i].values), &f);
   }
   const std::vector<int> cv = ConditionalValues(f);
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -236,8 +286,7 @@ Eigen::VectorXd ModelSpace::Perturb(const Eigen::VectorXd& f, double sigma, doub
   const std::vector<int> before = ConditionalValues(f);
   for (size_t i = 0; i < conds_.size(); ++i) {
     if (rng->Uniform() < probability / 2) {
-      g.segment(conds_[i].offset, conds_[i].width).setZero();
-      g[conds_[i].offset + static_cast<int>(rng->Below(conds_[i].width))] = 1.0;
+      SetBlockValue(conds_[i], static_cast<int>(rng->Below(conds_[i].values)), &g);
     }
   }
   const std::vector<int> after = ConditionalValues(g);

@@ -11,7 +11,12 @@
 //   Snap, so training and candidate points agree on rounding.
 // - grid (double or int): the same between the smallest and largest grid value; decoding
 //   takes the nearest grid value on that scale.
-// - categorical: one-hot; decoding takes the largest coordinate.
+// - categorical: one-hot; decoding takes the largest coordinate. A categorical (or conditional)
+//   with more than kMaxOneHotValues values instead gets a block of kCodeBits coordinates holding
+//   a distinct non-zero binary code per value; decoding takes the nearest code. This keeps F at
+//   most 16 per parameter or conditional (a space of 99 categoricals x 1000 values has 1584
+//   features, not 99000), so the optimizer's matrices stay small whatever the cardinality; the
+//   codes are nearly equidistant (8 of 16 bits differ on average), as one-hot vectors are.
 // Conditionals (issue item 8): a parameter inactive in a point takes a fixed value (0.5 for a
 // numeric coordinate, all zeros for a one-hot block). Two points of the same branch are thus
 // compared on their active coordinates only, and the conditional's one-hot block acts as the
@@ -23,6 +28,8 @@
 #ifndef HPO_SERVER_OPTIMIZER_MODEL_SPACE_H_
 #define HPO_SERVER_OPTIMIZER_MODEL_SPACE_H_
 
+#include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -35,6 +42,11 @@ namespace hpo::optimizer {
 
 class ModelSpace {
  public:
+  // Categoricals and conditionals with at most this many values are one-hot encoded.
+  static constexpr int kMaxOneHotValues = 16;
+  // Width of the binary code of a wider one.
+  static constexpr int kCodeBits = 16;
+
   // `space` must be valid; it is copied.
   explicit ModelSpace(const hpo::v1::SearchSpace& space);
 
@@ -74,10 +86,25 @@ class ModelSpace {
   bool SatisfiesConstraints(const Eigen::VectorXd& f, double margin = 1e-9) const;
 
  private:
+  // The features of a conditional or categorical parameter: one-hot over `values` values, or
+  // (more than kMaxOneHotValues) a kCodeBits-bit code per value.
+  struct Block {
+    int offset = 0;
+    int width = 0;
+    int values = 0;
+    std::vector<uint32_t> codes;                // empty when one-hot
+    std::unordered_map<uint32_t, int> by_code;  // code -> value index
+  };
+  static Block MakeBlock(int offset, int values);
+  // Index of the value a block encodes (the largest coordinate, or the nearest code).
+  static int BlockValue(const Block& b, const Eigen::VectorXd& f);
+  static void SetBlockValue(const Block& b, int index, Eigen::VectorXd* f);
+
   struct Param {
     int offset = 0;       // first feature
-    int width = 1;        // 1, or the number of categories
+    int width = 1;        // 1, or the block's width
     bool categorical = false;
+    Block block;          // categorical only
     bool is_int = false;
     bool log = false;
     double lo = 0, hi = 1;       // on the (log10) scale
@@ -85,10 +112,7 @@ class ModelSpace {
     // Conditions: (conditional index, allowed value indices).
     std::vector<std::pair<int, std::vector<int>>> conditions;
   };
-  struct Cond {
-    int offset = 0;
-    int width = 0;
-  };
+  using Cond = Block;
   std::vector<int> ConditionalValues(const Eigen::VectorXd& f) const;
   bool Active(const Param& p, const std::vector<int>& conditional_values) const;
   double ValueOf(const Param& p, double feature) const;  // numeric value (rounded / snapped)

@@ -152,6 +152,91 @@ TEST(BayesianOptimizer, ModelSpaceRoundTripsConditionalAssignments) {
   }
 }
 
+// 99 categoricals x 1000 values (plus a 40-valued conditional gating one of them), the space
+// whose one suggestion took 440 MB with one-hot features.
+hpo::v1::Experiment WideCategoricalExperiment() {
+  std::string text = R"pb(conditionals { name: "mode" )pb";
+  for (int j = 0; j < 40; ++j) text += "values: \"m" + std::to_string(j) + "\" ";
+  text += "}\n";
+  for (int i = 0; i < 99; ++i) {
+    text += "parameters { name: \"c" + std::to_string(i) + "\" type: PARAMETER_TYPE_CATEGORICAL ";
+    for (int j = 0; j < 1000; ++j) text += "categorical_values: \"v" + std::to_string(j) + "\" ";
+    if (i == 0) text += "conditions { name: \"mode\" values: \"m1\" } ";
+    text += "}\n";
+  }
+  return MakeExperiment(text, "bayesian", 3);
+}
+
+TEST(BayesianOptimizer, WideCategoricalsHaveCompactFeatures) {
+  const hpo::v1::Experiment e = WideCategoricalExperiment();
+  ModelSpace ms(e.search_space());
+  EXPECT_EQ(ms.dimension(), 100 * ModelSpace::kCodeBits);  // one-hot: 99 * 1000 + 40
+  // Every value of a wide block encodes and decodes exactly.
+  hpo::v1::Assignment a;
+  (*a.mutable_values())["mode"].set_string_value("m1");
+  for (int i = 0; i < 99; ++i) (*a.mutable_values())["c" + std::to_string(i)].set_string_value("v0");
+  for (int j = 0; j < 1000; ++j) {
+    (*a.mutable_values())["c0"].set_string_value("v" + std::to_string(j));
+    (*a.mutable_values())["c5"].set_string_value("v" + std::to_string(999 - j));
+    (*a.mutable_values())["mode"].set_string_value(j % 40 == 1 ? "m1" : "m" + std::to_string(j % 40));
+    hpo::v1::Assignment expected = a;
+    if (j % 40 != 1) expected.mutable_values()->erase("c0");
+    const hpo::v1::Assignment decoded = ms.Decode(ms.Encode(expected));
+    ASSERT_EQ(AssignmentKey(decoded), AssignmentKey(expected)) << j;
+  }
+  // Sampled and perturbed points decode to valid assignments and encode back to themselves;
+  // a point off the codes decodes to the nearest one.
+  space::Rng rng(2);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<double> u(ms.unit_dimension());
+    for (double& x : u) x = rng.Uniform();
+    Eigen::VectorXd f = ms.FromUnit(u);
+    if (i % 2) f = ms.Perturb(f, 0.1, 0.5, &rng);
+    const hpo::v1::Assignment decoded = ms.Decode(f);
+    ASSERT_TRUE(space::ValidateAssignment(e.search_space(), decoded, "a").ok());
+    EXPECT_LT((ms.Encode(decoded) - f).norm(), 1e-9) << i;
+    Eigen::VectorXd noisy = f;
+    for (int k = 0; k < noisy.size(); ++k) noisy[k] += 0.3 * (rng.Uniform() - 0.5);
+    EXPECT_EQ(AssignmentKey(ms.Decode(noisy)), AssignmentKey(decoded)) << i;
+  }
+}
+
+TEST(BayesianOptimizer, CandidateFeaturesStayWithinTheirMemoryBudget) {
+  // The widest valid space: 100 conditionals and 100 parameters, each a 16-bit code.
+  const int widest = (space::kMaxConditionals + space::kMaxParameters) * ModelSpace::kCodeBits;
+  for (int features : {2, 100, 1584, widest, 99040}) {
+    for (int points : {2, 10, 300}) {
+      const int n = ScreenedCandidates(features, points);
+      EXPECT_GE(n, 32);
+      if (n > 32) {
+        EXPECT_LE(static_cast<size_t>(n) * features * sizeof(double) * kCandidateCopies,
+                  kCandidateBytes)
+            << features << " features, " << points << " points";
+      }
+    }
+  }
+  EXPECT_EQ(ScreenedCandidates(2, 10), 3000);  // small spaces keep the flop-bounded count
+  EXPECT_GE(ScreenedCandidates(widest, 10), 400);
+}
+
+TEST(BayesianOptimizer, SuggestsOnWideCategoricalSpace) {
+  const hpo::v1::Experiment e = WideCategoricalExperiment();
+  History h;
+  space::Rng rng(7);
+  QuasiRandom sampler(e);
+  auto initial = sampler.Suggest(h, 12);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  for (const Proposal& p : *initial) {
+    h.observations.push_back(Observe(p.assignment, {{"m", rng.Uniform()}}));
+  }
+  h.suggestion_count = 12;
+  BayesianOptimizer opt(e);
+  auto p = opt.Suggest(h, 2);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)[0].source, "bayesian");
+  ExpectAllValid(e, *p);
+}
+
 TEST(BayesianOptimizer, ParallelProposalsAreDiverse) {
   const hpo::v1::Experiment e = Minimizing(MakeExperiment(kBraninSpace, "bayesian", 2));
   History h = RunTrials(e, 10, [](const hpo::v1::Assignment& a) {
