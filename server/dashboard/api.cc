@@ -531,12 +531,8 @@ ApiResponse DashboardApi::Workers(const Params& params, const std::string& scope
       on_experiment |= s.experiment_id() == experiment;
     }
     const bool live = now - w.record.last_heartbeat < worker_live_window_;
-    // A scoped view shows only the workers running trials of its project.
-    if (!scope.empty() && experiment == 0) {
-      bool in_scope = false;
-      for (const Suggestion& s : w.leased) in_scope |= CheckScope(s.experiment_id(), scope).ok();
-      if (!in_scope) continue;
-    }
+    // A scoped view shows only its project's workers (worker ids belong to a project).
+    if (!scope.empty() && w.record.owner != scope) continue;
     // For one experiment: its workers now, and live idle workers (they may lease from it next).
     if (experiment != 0 && !on_experiment && !(live && w.leased.empty())) continue;
     rows.push_back({{"worker_id", w.record.id},

@@ -251,6 +251,7 @@ absl::StatusOr<Experiment> ExperimentManager::SetExperimentState(int64_t experim
     proposals_.Refresh(experiment_id);
   } else if (result.state() != hpo::v1::EXPERIMENT_STATE_PAUSED) {
     proposals_.Forget(experiment_id);
+    ExperimentClosed(experiment_id);
   }
   return result;
 }
@@ -454,6 +455,7 @@ absl::StatusOr<Observation> ExperimentManager::RecordObservation(
   }
   absl::MutexLock lock(&mu_);
   Observation result;
+  bool completed = false;
   HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
     const int64_t experiment_id = request.experiment_id();
     HPO_ASSIGN_OR_RETURN(Experiment e, store_->GetExperiment(experiment_id));
@@ -514,9 +516,11 @@ absl::StatusOr<Observation> ExperimentManager::RecordObservation(
         e.progress().observation_count() + 1 >= e.observation_budget()) {
       HPO_RETURN_IF_ERROR(
           store_->UpdateExperimentState(experiment_id, hpo::v1::EXPERIMENT_STATE_COMPLETED));
+      completed = true;
     }
     return absl::OkStatus();
   }));
+  if (completed) ExperimentClosed(request.experiment_id());
   proposals_.Refresh(request.experiment_id());
   return result;
 }

@@ -16,11 +16,13 @@
 #define HPO_SERVER_SERVICE_EXPERIMENT_MANAGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
@@ -143,6 +145,13 @@ class ExperimentManager {
 
   absl::Mutex mu_;
   store::Store* store_ ABSL_GUARDED_BY(mu_);
+  // Called under mu_ once an experiment has completed or been archived (committed), so that
+  // caches of its data can go; by registrant (TrialScheduler).
+  absl::flat_hash_map<const void*, std::function<void(int64_t experiment_id)>> closed_listeners_
+      ABSL_GUARDED_BY(mu_);
+  void ExperimentClosed(int64_t experiment_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& [owner, listener] : closed_listeners_) listener(experiment_id);
+  }
   Clock* clock_;
   // Declared last: its background thread calls Snapshot() and must stop first.
   ProposalCache proposals_;

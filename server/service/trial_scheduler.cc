@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "server/pruning/pruner.h"
@@ -31,6 +33,24 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
 absl::Status RequireWorker(const std::string& worker_id) {
   if (worker_id.empty()) return absl::InvalidArgumentError("worker_id: required");
   return absl::OkStatus();
+}
+
+// Whether a caller of project scope `caller_project` may use worker `w` (see the header).
+bool MayUse(const store::WorkerRecord& w, const std::string& caller_project) {
+  return caller_project.empty() || !w.owner.has_value() || *w.owner == caller_project;
+}
+
+// NOT_FOUND unless `worker_id` is registered and the caller may use it. Another project's worker
+// gets the answer of an unknown one, so that its existence does not show.
+absl::Status CheckWorker(store::Store* store, const std::string& worker_id,
+                         const std::string& caller_project) {
+  absl::StatusOr<store::WorkerRecord> w = store->GetWorker(worker_id);
+  if (absl::IsNotFound(w.status()) || (w.ok() && !MayUse(*w, caller_project))) {
+    return absl::NotFoundError(absl::StrCat(
+        "worker_id: worker \"", worker_id,
+        "\" is not registered for this caller (unknown, or another project's: not told apart)"));
+  }
+  return w.status();
 }
 
 absl::Status NotHeldBy(const Suggestion& s, const std::string& worker_id) {
@@ -134,9 +154,42 @@ absl::Status FillGang(store::Store* store, Suggestion s, const Experiment& e, in
 
 }  // namespace
 
+class TrialScheduler::WorkerLock {
+ public:
+  WorkerLock(TrialScheduler* scheduler, const std::string& worker_id)
+      : scheduler_(scheduler), worker_id_(worker_id) {
+    {
+      absl::MutexLock lock(&scheduler_->worker_locks_mu_);
+      std::unique_ptr<WorkerMutex>& entry = scheduler_->worker_locks_[worker_id_];
+      if (entry == nullptr) entry = std::make_unique<WorkerMutex>();
+      ++entry->users;
+      mutex_ = entry.get();
+    }
+    mutex_->mu.Lock();
+  }
+  ~WorkerLock() {
+    mutex_->mu.Unlock();
+    absl::MutexLock lock(&scheduler_->worker_locks_mu_);
+    if (--mutex_->users == 0) scheduler_->worker_locks_.erase(worker_id_);
+  }
+  WorkerLock(const WorkerLock&) = delete;
+  WorkerLock& operator=(const WorkerLock&) = delete;
+
+ private:
+  TrialScheduler* scheduler_;
+  const std::string worker_id_;
+  WorkerMutex* mutex_ = nullptr;
+};
+
 TrialScheduler::TrialScheduler(ExperimentManager* manager, Clock* clock,
                                TrialSchedulerOptions options)
     : manager_(manager), clock_(clock), options_(options) {
+  {
+    absl::MutexLock lock(&manager_->mu_);
+    manager_->closed_listeners_[this] = [this](int64_t experiment_id) {
+      ForgetCurves(experiment_id);
+    };
+  }
   if (options_.background_reaper) reaper_ = std::thread([this] { ReaperLoop(); });
 }
 
@@ -146,6 +199,59 @@ TrialScheduler::~TrialScheduler() {
     stopping_ = true;
   }
   if (reaper_.joinable()) reaper_.join();
+  absl::MutexLock lock(&manager_->mu_);
+  manager_->closed_listeners_.erase(this);
+}
+
+CurveCacheStats TrialScheduler::curve_cache_stats() {
+  absl::MutexLock lock(&manager_->mu_);
+  CurveCacheStats stats;
+  stats.experiments = static_cast<int64_t>(curves_.size());
+  for (const auto& [id, cached] : curves_) {
+    stats.trials += static_cast<int64_t>(cached.curves.size());
+  }
+  stats.points = cached_points_;
+  stats.loads = curve_loads_;
+  return stats;
+}
+
+absl::StatusOr<TrialScheduler::CachedCurves*> TrialScheduler::Curves(int64_t experiment_id) {
+  auto it = curves_.find(experiment_id);
+  if (it == curves_.end()) {
+    HPO_ASSIGN_OR_RETURN(auto loaded, manager_->store_->ListExperimentCheckpoints(experiment_id));
+    CachedCurves cached;
+    for (auto& [id, points] : loaded) {
+      if (points.empty()) continue;
+      cached.points += static_cast<int64_t>(points.size());
+      pruning::TrialCurve& curve = cached.curves.emplace_back();
+      curve.trial_id = id;
+      curve.checkpoints = std::move(points);
+    }
+    cached_points_ += cached.points;
+    ++curve_loads_;
+    it = curves_.emplace(experiment_id, std::move(cached)).first;
+  }
+  it->second.last_use = ++curve_uses_;
+  return &it->second;
+}
+
+void TrialScheduler::ForgetCurves(int64_t experiment_id) {
+  auto it = curves_.find(experiment_id);
+  if (it == curves_.end()) return;
+  cached_points_ -= it->second.points;
+  curves_.erase(it);
+}
+
+void TrialScheduler::BoundCurves(int64_t keep) {
+  while (cached_points_ > options_.curve_cache_max_points && !curves_.empty()) {
+    auto victim = curves_.end();
+    for (auto it = curves_.begin(); it != curves_.end(); ++it) {
+      if (it->first == keep) continue;
+      if (victim == curves_.end() || it->second.last_use < victim->second.last_use) victim = it;
+    }
+    // `keep` alone over the bound leaves too: its reports then read its curves from the store.
+    ForgetCurves(victim == curves_.end() ? keep : victim->first);
+  }
 }
 
 google::protobuf::Timestamp TrialScheduler::LeaseExpiry() {
@@ -153,7 +259,7 @@ google::protobuf::Timestamp TrialScheduler::LeaseExpiry() {
 }
 
 absl::StatusOr<v1::RegisterWorkerResponse> TrialScheduler::RegisterWorker(
-    const v1::RegisterWorkerRequest& request) {
+    const v1::RegisterWorkerRequest& request, const std::string& caller_project) {
   const v1::WorkerInfo& info = request.worker();
   if (info.name().size() > 256 || info.host().size() > 256) {
     return absl::InvalidArgumentError("worker: name and host must be at most 256 characters");
@@ -167,11 +273,22 @@ absl::StatusOr<v1::RegisterWorkerResponse> TrialScheduler::RegisterWorker(
   }
   {
     absl::MutexLock lock(&manager_->mu_);
-    HPO_RETURN_IF_ERROR(manager_->store_->Transact(
-        [&]() { return manager_->store_->UpsertWorker(worker_id, info); }));
+    store::Store* store = manager_->store_;
+    HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+      absl::StatusOr<store::WorkerRecord> existing = store->GetWorker(worker_id);
+      if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
+      if (existing.ok() && !MayUse(*existing, caller_project)) {
+        // Ids are one namespace: this refusal necessarily tells that the id is taken.
+        return absl::PermissionDeniedError(absl::StrCat(
+            "worker_id: \"", worker_id,
+            "\" is taken by another project; register without a worker_id to get a new one"));
+      }
+      return store->UpsertWorker(worker_id, info, caller_project);
+    }));
   }
   HPO_LOG(INFO) << "worker " << worker_id << " registered (" << info.name() << "@" << info.host()
-                << ", " << info.threads() << " threads)";
+                << ", " << info.threads() << " threads"
+                << (caller_project.empty() ? "" : ", project " + caller_project) << ")";
   v1::RegisterWorkerResponse response;
   response.set_worker_id(worker_id);
   const absl::Duration interval = options_.lease_timeout / 4;
@@ -182,11 +299,14 @@ absl::StatusOr<v1::RegisterWorkerResponse> TrialScheduler::RegisterWorker(
 }
 
 absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
-    const v1::LeaseTrialRequest& request) {
+    const v1::LeaseTrialRequest& request, const std::string& caller_project) {
   HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
   if (request.experiment_id() < 0) {
     return absl::InvalidArgumentError("experiment_id: must be 0 (any) or a positive id");
   }
+  // The check for the worker's own suggestion and the issue of a new one are separate
+  // transactions: the same worker asking meanwhile must wait for this answer.
+  WorkerLock worker_lock(this, request.worker_id());
   HPO_RETURN_IF_ERROR(ReapExpiredLeases().status());
   v1::LeaseTrialResponse response;
   std::vector<int64_t> candidates;
@@ -195,7 +315,8 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
     absl::MutexLock lock(&manager_->mu_);
     store::Store* store = manager_->store_;
     HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
-      HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id()));
+      HPO_RETURN_IF_ERROR(CheckWorker(store, request.worker_id(), caller_project));
+      HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id(), caller_project));
       // A member of a gang asking again keeps its place (and rank); asking renews it.
       HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> places,
                            store->ListGangPlaces(request.worker_id(), absl::InfiniteFuture()));
@@ -338,13 +459,14 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
 }
 
 absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
-    const v1::HeartbeatRequest& request) {
+    const v1::HeartbeatRequest& request, const std::string& caller_project) {
   HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
   v1::HeartbeatResponse response;
   absl::MutexLock lock(&manager_->mu_);
   store::Store* store = manager_->store_;
   HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
-    HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id()));
+    HPO_RETURN_IF_ERROR(CheckWorker(store, request.worker_id(), caller_project));
+    HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id(), caller_project));
     if (request.suggestion_id() == 0) return absl::OkStatus();
     HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
     if (s.state() == v1::SUGGESTION_STATE_DELETED) {
@@ -387,8 +509,8 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
 }
 
 absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
-    const v1::ProgressReport& report) {
-  absl::StatusOr<v1::ProgressDecision> decision = StoreProgress(report);
+    const v1::ProgressReport& report, const std::string& caller_project) {
+  absl::StatusOr<v1::ProgressDecision> decision = StoreProgress(report, caller_project);
   // Group commit: the checkpoint is durable before it is acknowledged, and reports arriving
   // together share one fsync (outside the lock, so the next reports commit meanwhile).
   // (store_ is set once at construction; SyncCommitted is the store's thread-safe method.)
@@ -397,7 +519,7 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::ReportProgress(
 }
 
 absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
-    const v1::ProgressReport& report) {
+    const v1::ProgressReport& report, const std::string& caller_project) {
   HPO_RETURN_IF_ERROR(RequireWorker(report.worker_id()));
   if (report.suggestion_id() <= 0) {
     return absl::InvalidArgumentError("suggestion_id: must be a positive id");
@@ -410,12 +532,14 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
   int64_t experiment_id = 0, suggestion_id = 0;
   v1::Checkpoint finite;
   const absl::Status status = store->Transact([&]() -> absl::Status {
+    HPO_RETURN_IF_ERROR(CheckWorker(store, report.worker_id(), caller_project));
     HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(report.suggestion_id()));
     if (s.state() != v1::SUGGESTION_STATE_ACTIVE || s.worker_id() != report.worker_id()) {
       HPO_RETURN_IF_ERROR(OnlyRankZero(store, s, report.worker_id(), "reports progress"));
       return NotHeldBy(s, report.worker_id());
     }
     HPO_ASSIGN_OR_RETURN(Experiment e, store->GetExperiment(s.experiment_id()));
+    experiment_id = e.id();
     // Non-finite values are the regulator's business (divergence), so they pass validation here
     // and are kept out of the store.
     finite = checkpoint;
@@ -429,81 +553,91 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
       }
     }
     HPO_RETURN_IF_ERROR(space::ValidateCheckpoint(e, checked, "checkpoint"));
+    // Steps increase within a lease attempt. A step already stored may come again (a client
+    // resending after a lost answer): answered again, stored once. A new attempt starts over.
+    HPO_ASSIGN_OR_RETURN(std::optional<int64_t> last,
+                         store->GetReportedStep(s.id(), s.attempts()));
+    if (last.has_value() && checkpoint.step() < *last) {
+      HPO_ASSIGN_OR_RETURN(bool stored, store->HasCheckpoint(s.id(), checkpoint.step()));
+      if (!stored) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "checkpoint.step: ", checkpoint.step(), " is lower than step ", *last,
+            " already reported for suggestion ", s.id(),
+            " (steps must increase; only a stored step may be sent again)"));
+      }
+    }
+    const bool resent = last.has_value() && checkpoint.step() <= *last;
+    if (!resent) {
+      HPO_RETURN_IF_ERROR(store->SetReportedStep(s.id(), s.attempts(), checkpoint.step()));
+    }
     *s.mutable_lease_expire_time() = LeaseExpiry();
     if (!s.stop_reason().empty()) {  // already decided: repeat it
       HPO_RETURN_IF_ERROR(store->UpdateSuggestion(s));
       decision = Stop(s.stop_step(), s.stop_reason());
       return absl::OkStatus();
     }
-    if (finite.metrics_size() > 0) {
-      absl::Status inserted = store->InsertCheckpoint(s.id(), finite);
-      if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;  // resent step
-      stored_new = inserted.ok();
-    }
-    // Every learning curve of the experiment (cached, see curves_), with current states; this
-    // trial's last point as reported (raw).
+    // Every learning curve of the experiment (cached, see curves_; read before this report's
+    // point is stored, so the cache holds committed points only), with current states.
     HPO_ASSIGN_OR_RETURN(std::unique_ptr<pruning::Pruner> pruner, pruning::CreatePruner(e));
     HPO_ASSIGN_OR_RETURN(auto states, store->ListSuggestionStates(e.id()));
-    auto cached = curves_.find(e.id());
-    if (cached == curves_.end()) {
-      HPO_ASSIGN_OR_RETURN(auto loaded, store->ListExperimentCheckpoints(e.id()));
-      if (stored_new) {  // the store already holds this report's point: keep the cache without it
-        auto& own = loaded[s.id()];
-        if (!own.empty() && own.back().step() == finite.step()) own.pop_back();
-      }
-      std::vector<pruning::TrialCurve> curves;
-      for (auto& [id, points] : loaded) {
-        if (points.empty()) continue;
-        pruning::TrialCurve curve;
-        curve.trial_id = id;
-        curve.checkpoints = std::move(points);
-        curves.push_back(std::move(curve));
-      }
-      cached = curves_.emplace(e.id(), std::move(curves)).first;
+    HPO_ASSIGN_OR_RETURN(CachedCurves* cached, Curves(e.id()));
+    if (!resent && finite.metrics_size() > 0) {
+      absl::Status inserted = store->InsertCheckpoint(s.id(), finite);
+      // ALREADY_EXISTS: an earlier attempt stored this step; its point stays.
+      if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
+      stored_new = inserted.ok();
     }
-    experiment_id = e.id();
     suggestion_id = s.id();
-    std::vector<pruning::TrialCurve>& curves = cached->second;
+    std::vector<pruning::TrialCurve>& curves = cached->curves;
     {  // states by a merge walk (both sorted by id); deleted suggestions leave the cache
       size_t k = 0;
-      std::vector<pruning::TrialCurve> kept;
-      kept.reserve(curves.size());
-      for (pruning::TrialCurve& curve : curves) {
-        while (k < states.size() && states[k].first < curve.trial_id) ++k;
-        if (k < states.size() && states[k].first == curve.trial_id) {
+      auto kept = curves.begin();
+      for (auto it = curves.begin(); it != curves.end(); ++it) {
+        while (k < states.size() && states[k].first < it->trial_id) ++k;
+        if (k < states.size() && states[k].first == it->trial_id) {
           if (states[k].second == v1::SUGGESTION_STATE_DELETED ||
               states[k].second == v1::SUGGESTION_STATE_QUEUED) {
+            cached->points -= static_cast<int64_t>(it->checkpoints.size());
+            cached_points_ -= static_cast<int64_t>(it->checkpoints.size());
             continue;
           }
-          curve.state = ToTrialState(states[k].second);
+          it->state = ToTrialState(states[k].second);
         }
-        kept.push_back(std::move(curve));
+        if (kept != it) *kept = std::move(*it);
+        ++kept;
       }
-      curves = std::move(kept);
+      curves.erase(kept, curves.end());
     }
-    // Take this trial's curve out of the others for the decision (order kept), then put it back.
+    // This trial: its stored points before this step and the report as sent (raw). Built in
+    // place: the later points set aside, the report appended and the curve moved behind the
+    // others (their order kept) for the pruner, then all put back. Nothing is copied.
     auto at = std::lower_bound(curves.begin(), curves.end(), s.id(),
                                [](const pruning::TrialCurve& c, int64_t id) {
                                  return c.trial_id < id;
                                });
-    const size_t position = static_cast<size_t>(at - curves.begin());
-    const bool had_curve = at != curves.end() && at->trial_id == s.id();
-    pruning::TrialCurve trial;
-    trial.trial_id = s.id();
-    if (had_curve) {
-      trial = std::move(*at);
-      curves.erase(at);
-    }
-    trial.state = ToTrialState(s.state());
-    std::vector<v1::Checkpoint> stored_points = trial.checkpoints;
-    while (!trial.checkpoints.empty() && trial.checkpoints.back().step() >= checkpoint.step()) {
-      trial.checkpoints.pop_back();
-    }
-    trial.checkpoints.push_back(checkpoint);
-    pruning::Decision d = pruner->ShouldPrune(trial, curves);
-    if (had_curve) {
-      trial.checkpoints = std::move(stored_points);
-      curves.insert(curves.begin() + static_cast<std::ptrdiff_t>(position), std::move(trial));
+    pruning::Decision d;
+    if (at != curves.end() && at->trial_id == s.id()) {
+      const std::ptrdiff_t position = at - curves.begin();
+      std::vector<v1::Checkpoint>& points = at->checkpoints;
+      std::vector<v1::Checkpoint> later;
+      while (!points.empty() && points.back().step() >= checkpoint.step()) {
+        later.push_back(std::move(points.back()));
+        points.pop_back();
+      }
+      points.push_back(checkpoint);
+      at->state = ToTrialState(s.state());
+      std::rotate(at, at + 1, curves.end());
+      d = pruner->ShouldPrune(curves.back(), absl::MakeConstSpan(curves.data(), curves.size() - 1));
+      std::rotate(curves.begin() + position, curves.end() - 1, curves.end());
+      std::vector<v1::Checkpoint>& restored = curves[static_cast<size_t>(position)].checkpoints;
+      restored.pop_back();
+      for (auto it = later.rbegin(); it != later.rend(); ++it) restored.push_back(std::move(*it));
+    } else {
+      pruning::TrialCurve trial;
+      trial.trial_id = s.id();
+      trial.state = ToTrialState(s.state());
+      trial.checkpoints.push_back(checkpoint);
+      d = pruner->ShouldPrune(trial, curves);
     }
     // At the last step of a full-length run there is nothing left to save: the trial completes.
     // (The regulator's anomaly verdicts still stand: a NaN at the end is still a divergence.)
@@ -523,15 +657,10 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
     }
     return store->UpdateSuggestion(s);
   }, options_.group_commit ? store::Store::Durability::kGroup : store::Store::Durability::kFull);
-  if (!status.ok()) {
-    // A rolled-back point may be in the cache if this call loaded it: reload next time.
-    if (stored_new) curves_.erase(experiment_id);
-    return status;
-  }
-  if (stored_new && suggestion_id != 0) {
+  if (status.ok() && stored_new) {  // the committed point joins the cache, in step order
     auto cached = curves_.find(experiment_id);
     if (cached != curves_.end()) {
-      std::vector<pruning::TrialCurve>& curves = cached->second;
+      std::vector<pruning::TrialCurve>& curves = cached->second.curves;
       auto at = std::lower_bound(curves.begin(), curves.end(), suggestion_id,
                                  [](const pruning::TrialCurve& c, int64_t id) {
                                    return c.trial_id < id;
@@ -541,14 +670,26 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
         curve.trial_id = suggestion_id;
         at = curves.insert(at, std::move(curve));
       }
-      at->checkpoints.push_back(finite);
+      std::vector<v1::Checkpoint>& points = at->checkpoints;
+      auto where = points.end();
+      if (!points.empty() && points.back().step() > finite.step()) {  // a later attempt's step
+        where = std::lower_bound(points.begin(), points.end(), finite.step(),
+                                 [](const v1::Checkpoint& c, int64_t step) {
+                                   return c.step() < step;
+                                 });
+      }
+      points.insert(where, std::move(finite));
+      ++cached->second.points;
+      ++cached_points_;
     }
   }
+  if (experiment_id != 0) BoundCurves(experiment_id);
+  HPO_RETURN_IF_ERROR(status);
   return decision;
 }
 
 absl::StatusOr<v1::Observation> TrialScheduler::CompleteTrial(
-    const v1::CompleteTrialRequest& request) {
+    const v1::CompleteTrialRequest& request, const std::string& caller_project) {
   HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
   if (request.suggestion_id() <= 0) {
     return absl::InvalidArgumentError("suggestion_id: must be a positive id");
@@ -557,6 +698,7 @@ absl::StatusOr<v1::Observation> TrialScheduler::CompleteTrial(
   {
     absl::MutexLock lock(&manager_->mu_);
     store::Store* store = manager_->store_;
+    HPO_RETURN_IF_ERROR(CheckWorker(store, request.worker_id(), caller_project));
     HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
     experiment_id = s.experiment_id();
     HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members, store->ListGangMembers(s.id()));
@@ -592,13 +734,15 @@ absl::StatusOr<v1::Observation> TrialScheduler::CompleteTrial(
   return manager_->RecordObservation(observation, &request.worker_id());
 }
 
-absl::Status TrialScheduler::ReleaseTrial(const v1::ReleaseTrialRequest& request) {
+absl::Status TrialScheduler::ReleaseTrial(const v1::ReleaseTrialRequest& request,
+                                          const std::string& caller_project) {
   HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
   int64_t experiment_id = 0;
   {
     absl::MutexLock lock(&manager_->mu_);
     store::Store* store = manager_->store_;
     HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
+      HPO_RETURN_IF_ERROR(CheckWorker(store, request.worker_id(), caller_project));
       HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
       HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> members, store->ListGangMembers(s.id()));
       const store::GangMember* place = FindMember(members, request.worker_id());
@@ -635,6 +779,7 @@ absl::Status TrialScheduler::ReleaseTrial(const v1::ReleaseTrialRequest& request
 
 absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
   std::vector<int64_t> touched;
+  std::vector<int64_t> completed;
   {
     absl::MutexLock lock(&manager_->mu_);
     store::Store* store = manager_->store_;
@@ -724,6 +869,7 @@ absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
               e.progress().observation_count() >= e.observation_budget()) {
             HPO_RETURN_IF_ERROR(
                 store->UpdateExperimentState(e.id(), v1::EXPERIMENT_STATE_COMPLETED));
+            completed.push_back(e.id());
           }
           HPO_LOG(WARNING) << "suggestion " << s.id() << " failed: " << failed.failure_reason();
         } else {
@@ -736,6 +882,7 @@ absl::StatusOr<int> TrialScheduler::ReapExpiredLeases() {
       }
       return absl::OkStatus();
     }));
+    for (int64_t id : completed) ForgetCurves(id);
   }
   for (int64_t id : touched) manager_->proposals_.Refresh(id);
   return static_cast<int>(touched.size());

@@ -24,14 +24,16 @@ class ProgressReactor final
       Finish(grpc::Status::OK);
       return;
     }
+    std::string scope;
     if (guard_ != nullptr) {
-      const absl::StatusOr<std::string> allowed = guard_->Check(*context_, report_);
+      absl::StatusOr<std::string> allowed = guard_->Check(*context_, report_);
       if (!allowed.ok()) {
         Finish(ToGrpcStatus(allowed.status()));
         return;
       }
+      scope = *std::move(allowed);
     }
-    absl::StatusOr<v1::ProgressDecision> decision = scheduler_->ReportProgress(report_);
+    absl::StatusOr<v1::ProgressDecision> decision = scheduler_->ReportProgress(report_, scope);
     if (!decision.ok()) {
       Finish(ToGrpcStatus(decision.status()));
       return;
@@ -63,8 +65,9 @@ class ProgressReactor final
 ServerUnaryReactor* TrialService::RegisterWorker(CallbackServerContext* context,
                                                  const v1::RegisterWorkerRequest* request,
                                                  v1::RegisterWorkerResponse* response) {
-  if (auto* refused = Refuse(context, guard_, *request)) return refused;
-  return FinishUnary(context, scheduler_->RegisterWorker(*request),
+  std::string scope;  // worker ids belong to the caller's project
+  if (auto* refused = Refuse(context, guard_, *request, &scope)) return refused;
+  return FinishUnary(context, scheduler_->RegisterWorker(*request, scope),
                      [&](v1::RegisterWorkerResponse r) { *response = std::move(r); });
 }
 
@@ -75,15 +78,16 @@ ServerUnaryReactor* TrialService::LeaseTrial(CallbackServerContext* context,
   if (auto* refused = Refuse(context, guard_, *request, &scope)) return refused;
   v1::LeaseTrialRequest scoped = *request;
   if (!scope.empty()) scoped.set_project(scope);
-  return FinishUnary(context, scheduler_->LeaseTrial(scoped),
+  return FinishUnary(context, scheduler_->LeaseTrial(scoped, scope),
                      [&](v1::LeaseTrialResponse r) { *response = std::move(r); });
 }
 
 ServerUnaryReactor* TrialService::Heartbeat(CallbackServerContext* context,
                                             const v1::HeartbeatRequest* request,
                                             v1::HeartbeatResponse* response) {
-  if (auto* refused = Refuse(context, guard_, *request)) return refused;
-  return FinishUnary(context, scheduler_->Heartbeat(*request),
+  std::string scope;
+  if (auto* refused = Refuse(context, guard_, *request, &scope)) return refused;
+  return FinishUnary(context, scheduler_->Heartbeat(*request, scope),
                      [&](v1::HeartbeatResponse r) { *response = std::move(r); });
 }
 
@@ -95,17 +99,19 @@ grpc::ServerBidiReactor<v1::ProgressReport, v1::ProgressDecision>* TrialService:
 ServerUnaryReactor* TrialService::CompleteTrial(CallbackServerContext* context,
                                                 const v1::CompleteTrialRequest* request,
                                                 v1::CompleteTrialResponse* response) {
-  if (auto* refused = Refuse(context, guard_, *request)) return refused;
-  return FinishUnary(context, scheduler_->CompleteTrial(*request),
+  std::string scope;
+  if (auto* refused = Refuse(context, guard_, *request, &scope)) return refused;
+  return FinishUnary(context, scheduler_->CompleteTrial(*request, scope),
                      [&](v1::Observation o) { *response->mutable_observation() = std::move(o); });
 }
 
 ServerUnaryReactor* TrialService::ReleaseTrial(CallbackServerContext* context,
                                                const v1::ReleaseTrialRequest* request,
                                                v1::ReleaseTrialResponse* response) {
-  if (auto* refused = Refuse(context, guard_, *request)) return refused;
+  std::string scope;
+  if (auto* refused = Refuse(context, guard_, *request, &scope)) return refused;
   ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(scheduler_->ReleaseTrial(*request)));
+  reactor->Finish(ToGrpcStatus(scheduler_->ReleaseTrial(*request, scope)));
   return reactor;
 }
 

@@ -48,12 +48,14 @@ constexpr char kUpdateSuggestionSql[] =
     "UPDATE suggestions SET state = ?, worker_id = ?, lease_expire_time_us = ?, attempts = ?, "
     "metadata = ?, update_time_us = ?, stop_reason = ?, stop_step = ? WHERE id = ?";
 constexpr char kUpsertWorkerSql[] =
-    "INSERT INTO workers (id, name, host, threads, labels, register_time_us, last_heartbeat_us) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO UPDATE SET name = ?2, host = ?3, "
-    "threads = ?4, labels = ?5, last_heartbeat_us = ?6";
-constexpr char kTouchWorkerSql[] = "UPDATE workers SET last_heartbeat_us = ? WHERE id = ?";
+    "INSERT INTO workers (id, name, host, threads, labels, register_time_us, last_heartbeat_us, "
+    "owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (id) DO UPDATE SET name = ?2, "
+    "host = ?3, threads = ?4, labels = ?5, last_heartbeat_us = ?6, owner = COALESCE(owner, ?7)";
+constexpr char kTouchWorkerSql[] =
+    "UPDATE workers SET last_heartbeat_us = ?1, owner = COALESCE(owner, ?3) WHERE id = ?2";
 constexpr char kSelectWorkersSql[] =
-    "SELECT id, name, host, threads, labels, register_time_us, last_heartbeat_us FROM workers";
+    "SELECT id, name, host, threads, labels, register_time_us, last_heartbeat_us, owner "
+    "FROM workers";
 constexpr char kCountIssuedSql[] =
     "SELECT COUNT(*) FROM suggestions WHERE experiment_id = ? AND state != ?";
 
@@ -163,6 +165,7 @@ absl::StatusOr<WorkerRecord> WorkerFromRow(const Statement& stmt) {
   }
   w.register_time = absl::FromUnixMicros(stmt.ColumnInt64(5));
   w.last_heartbeat = absl::FromUnixMicros(stmt.ColumnInt64(6));
+  if (!stmt.ColumnIsNull(7)) w.owner = stmt.ColumnText(7);
   return w;
 }
 
@@ -598,8 +601,35 @@ absl::StatusOr<std::map<int64_t, std::vector<Checkpoint>>> SqliteStore::ListExpe
   return out;
 }
 
+absl::StatusOr<std::optional<int64_t>> SqliteStore::GetReportedStep(int64_t suggestion_id,
+                                                                    int attempt) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("SELECT report_step FROM suggestions WHERE id = ? AND report_attempt = ?"));
+  stmt.BindInt64(1, suggestion_id).BindInt64(2, attempt);
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.ColumnIsNull(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(stmt.ColumnInt64(0));
+}
+
+absl::Status SqliteStore::SetReportedStep(int64_t suggestion_id, int attempt, int64_t step) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("UPDATE suggestions SET report_attempt = ?, report_step = ? WHERE id = ?"));
+  stmt.BindInt64(1, attempt).BindInt64(2, step).BindInt64(3, suggestion_id);
+  return stmt.Run();
+}
+
+absl::StatusOr<bool> SqliteStore::HasCheckpoint(int64_t suggestion_id, int64_t step) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("SELECT 1 FROM checkpoints WHERE suggestion_id = ? AND step = ? LIMIT 1"));
+  stmt.BindInt64(1, suggestion_id).BindInt64(2, step);
+  return stmt.Step();
+}
+
 absl::Status SqliteStore::UpsertWorker(const std::string& worker_id,
-                                       const hpo::v1::WorkerInfo& info) {
+                                       const hpo::v1::WorkerInfo& info, const std::string& owner) {
   hpo::v1::WorkerInfo labels;
   *labels.mutable_labels() = info.labels();
   HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kUpsertWorkerSql));
@@ -608,13 +638,14 @@ absl::Status SqliteStore::UpsertWorker(const std::string& worker_id,
       .BindText(3, info.host())
       .BindInt64(4, info.threads())
       .BindBlob(5, labels.SerializeAsString())
-      .BindInt64(6, ToMicros(clock_->Now()));
+      .BindInt64(6, ToMicros(clock_->Now()))
+      .BindText(7, owner);
   return stmt.Run();
 }
 
-absl::Status SqliteStore::TouchWorker(const std::string& worker_id) {
+absl::Status SqliteStore::TouchWorker(const std::string& worker_id, const std::string& owner) {
   HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kTouchWorkerSql));
-  stmt.BindInt64(1, ToMicros(clock_->Now())).BindText(2, worker_id);
+  stmt.BindInt64(1, ToMicros(clock_->Now())).BindText(2, worker_id).BindText(3, owner);
   HPO_RETURN_IF_ERROR(stmt.Run());
   if (db_.Changes() == 0) {
     return absl::NotFoundError(

@@ -78,10 +78,14 @@ class SqliteStore final : public Store {
       int64_t suggestion_id) override;
   absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Checkpoint>>> ListExperimentCheckpoints(
       int64_t experiment_id) override;
+  absl::StatusOr<std::optional<int64_t>> GetReportedStep(int64_t suggestion_id,
+                                                         int attempt) override;
+  absl::Status SetReportedStep(int64_t suggestion_id, int attempt, int64_t step) override;
+  absl::StatusOr<bool> HasCheckpoint(int64_t suggestion_id, int64_t step) override;
 
-  absl::Status UpsertWorker(const std::string& worker_id,
-                            const hpo::v1::WorkerInfo& info) override;
-  absl::Status TouchWorker(const std::string& worker_id) override;
+  absl::Status UpsertWorker(const std::string& worker_id, const hpo::v1::WorkerInfo& info,
+                            const std::string& owner) override;
+  absl::Status TouchWorker(const std::string& worker_id, const std::string& owner) override;
   absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) override;
   absl::Status UpsertGangMember(const GangMember& member) override;
   absl::StatusOr<std::vector<GangMember>> ListGangMembers(int64_t suggestion_id) override;

@@ -37,6 +37,9 @@ struct WorkerRecord {
   hpo::v1::WorkerInfo info;
   absl::Time register_time;
   absl::Time last_heartbeat;
+  // Who registered it: a project, or "" for an unscoped caller (see
+  // migrations/0005_worker_owners.sql). nullopt: registered before owners were recorded.
+  std::optional<std::string> owner;
 };
 
 // A worker's place in the gang of a gang trial (see migrations/0004_gang_members.sql).
@@ -141,14 +144,23 @@ class Store {
   // Every learning curve of an experiment, by suggestion id.
   virtual absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Checkpoint>>>
   ListExperimentCheckpoints(int64_t experiment_id) = 0;
+  // The last checkpoint step reported for a suggestion during its lease attempt `attempt`
+  // (Suggestion.attempts); nullopt if none was (see migrations/0006_reported_steps.sql).
+  virtual absl::StatusOr<std::optional<int64_t>> GetReportedStep(int64_t suggestion_id,
+                                                                 int attempt) = 0;
+  virtual absl::Status SetReportedStep(int64_t suggestion_id, int attempt, int64_t step) = 0;
+  // Whether the suggestion's curve has a point at `step`.
+  virtual absl::StatusOr<bool> HasCheckpoint(int64_t suggestion_id, int64_t step) = 0;
 
   // --- Workers ---
 
-  // Registers a worker or updates its description; sets its heartbeat time to now.
-  virtual absl::Status UpsertWorker(const std::string& worker_id,
-                                    const hpo::v1::WorkerInfo& info) = 0;
-  // Sets the worker's heartbeat time to now. NOT_FOUND if it never registered.
-  virtual absl::Status TouchWorker(const std::string& worker_id) = 0;
+  // Registers a worker owned by `owner`, or updates its description (the owner is kept, or set if
+  // it had none); sets its heartbeat time to now.
+  virtual absl::Status UpsertWorker(const std::string& worker_id, const hpo::v1::WorkerInfo& info,
+                                    const std::string& owner) = 0;
+  // Sets the worker's heartbeat time to now, and its owner to `owner` if it had none. NOT_FOUND
+  // if it never registered.
+  virtual absl::Status TouchWorker(const std::string& worker_id, const std::string& owner) = 0;
   virtual absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) = 0;
   virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
 

@@ -337,6 +337,107 @@ class SecurityTest(unittest.TestCase):
         r = self.cli(self.admin, "backup", "relative.db", check=False)
         self.assertIn("INVALID_ARGUMENT", r.stderr)
 
+    def test_worker_ids_belong_to_the_project_that_registered_them(self):
+        from hpo.v1 import trial_service_pb2 as t
+        codes = self.grpc.StatusCode
+        bob_worker = self.create_token("bob-worker", "worker", "beta")
+        with self.channel() as ch:
+            beta_info = t.WorkerInfo(name="beta-node", host="beta-host",
+                                     labels={"rendezvous_host": "10.0.0.2"})
+            beta_id = self.call(ch, "TrialService", "RegisterWorker",
+                                t.RegisterWorkerRequest(worker=beta_info), bob_worker).worker_id
+            alpha_id = self.call(ch, "TrialService", "RegisterWorker",
+                                 t.RegisterWorkerRequest(worker=t.WorkerInfo(name="alpha-node")),
+                                 self.alice_worker).worker_id
+            evil = t.WorkerInfo(name="evil", host="evil-host",
+                                labels={"rendezvous_host": "evil.example"})
+            self.assertEqual(self.code(lambda: self.call(
+                ch, "TrialService", "RegisterWorker",
+                t.RegisterWorkerRequest(worker=evil, worker_id=beta_id), self.alice_worker)),
+                codes.PERMISSION_DENIED)
+            # Any other call with beta's id answers as for an id that does not exist.
+            for method, request in (("LeaseTrial", t.LeaseTrialRequest(worker_id=beta_id)),
+                                    ("Heartbeat", t.HeartbeatRequest(worker_id=beta_id)),
+                                    ("LeaseTrial", t.LeaseTrialRequest(worker_id="w-nobody"))):
+                with self.assertRaises(self.grpc.RpcError) as refused:
+                    self.call(ch, "TrialService", method, request, self.alice_worker)
+                self.assertEqual(refused.exception.code(), codes.NOT_FOUND, method)
+                self.assertIn("worker_id", refused.exception.details())
+            self.call(ch, "TrialService", "Heartbeat", t.HeartbeatRequest(worker_id=beta_id),
+                      bob_worker)
+        status, body = self.https("/api/v1/workers", self.admin)
+        self.assertEqual(status, 200)
+        everyone = {w["worker_id"]: w for w in json.loads(body)["workers"]}
+        self.assertEqual(everyone[beta_id]["host"], "beta-host")  # not overwritten
+        self.assertIn(alpha_id, everyone)
+        for path in ("/api/v1/workers", "/api/v1/workers?experiment=%d" % self.alpha):
+            status, body = self.https(path, self.alice_reader)
+            self.assertEqual(status, 200)
+            seen = {w["worker_id"] for w in json.loads(body)["workers"]}
+            self.assertIn(alpha_id, seen, path)
+            self.assertNotIn(beta_id, seen, path)
+
+    def test_concurrent_leases_of_one_worker_get_one_trial(self):
+        from hpo.v1 import trial_service_pb2 as t
+        with open(os.path.join(ARGS.source_dir, "deploy/examples/branin.json")) as f:
+            body = json.load(f)
+        body.update(project="alpha", name="lease-race", parallel_bandwidth=5,
+                    observation_budget=100)
+        path = os.path.join(self.tmp.name, "lease-race.json")
+        with open(path, "w") as f:
+            json.dump(body, f)
+        created = json.loads(self.cli(self.alice, "--json", "create", "-f", path))
+        exp = int(created["experiment"]["id"])
+        with self.channel() as ch:
+            for round_ in range(20):
+                worker = self.call(ch, "TrialService", "RegisterWorker",
+                                   t.RegisterWorkerRequest(), self.alice_worker).worker_id
+                start = threading.Barrier(5)
+                leased, errors = [], []
+
+                def lease():
+                    try:
+                        start.wait()
+                        request = t.LeaseTrialRequest(worker_id=worker, experiment_id=exp)
+                        leased.append(self.call(ch, "TrialService", "LeaseTrial", request,
+                                                self.alice_worker).suggestion.id)
+                    except Exception as e:  # reported below
+                        errors.append(e)
+                threads = [threading.Thread(target=lease) for _ in range(5)]
+                for th in threads:
+                    th.start()
+                for th in threads:
+                    th.join()
+                self.assertEqual(errors, [])
+                self.assertEqual(len(set(leased)), 1, "round %d: %s" % (round_, leased))
+                self.call(ch, "TrialService", "ReleaseTrial", t.ReleaseTrialRequest(
+                    worker_id=worker, suggestion_id=leased[0]), self.alice_worker)
+
+    def test_lower_checkpoint_step_is_refused(self):
+        from hpo.v1 import experiment_pb2, experiment_service_pb2, trial_service_pb2 as t
+        exp = self.create_experiment(os.path.join(ARGS.source_dir, "deploy/examples/branin.json"),
+                                     self.alice, "alpha", "steps")
+        with self.channel() as ch:
+            worker = self.call(ch, "TrialService", "RegisterWorker", t.RegisterWorkerRequest(),
+                               self.alice_worker).worker_id
+            sid = self.call(ch, "TrialService", "LeaseTrial", t.LeaseTrialRequest(
+                worker_id=worker, experiment_id=exp), self.alice_worker).suggestion.id
+
+            def report(step):
+                return t.ProgressReport(worker_id=worker, suggestion_id=sid,
+                                        checkpoint=experiment_pb2.Checkpoint(step=step, metrics=[
+                                            experiment_pb2.MetricValue(name="branin", value=3.0)]))
+            self.call(ch, "TrialService", "ReportProgress", report(10), self.alice_worker)
+            self.call(ch, "TrialService", "ReportProgress", report(10), self.alice_worker)  # resent
+            with self.assertRaises(self.grpc.RpcError) as refused:
+                self.call(ch, "TrialService", "ReportProgress", report(5), self.alice_worker)
+            self.assertEqual(refused.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("checkpoint.step", refused.exception.details())
+            curve = self.call(ch, "ExperimentService", "ListCheckpoints",
+                              experiment_service_pb2.ListCheckpointsRequest(
+                                  experiment_id=exp, suggestion_id=sid), self.alice)
+            self.assertEqual([c.step for c in curve.checkpoints], [10])
+
 
 class MutualTlsTest(unittest.TestCase):
     def test_client_certificate_required(self):

@@ -1,8 +1,18 @@
 #include "server/service/trial_scheduler.h"
 
-#include <cmath>
-#include <limits>
+#include <sqlite3.h>
+#include <unistd.h>
 
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/sqlite_store.h"
@@ -446,6 +456,282 @@ TEST_F(TrialSchedulerTest, RanksPerTrialIsValidated) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ranks_per_trial")));
   EXPECT_THAT(manager_->CreateExperiment(GangSpec(-1)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ranks_per_trial")));
+}
+
+// --- Checkpoint steps ---
+
+TEST_F(TrialSchedulerTest, LowerCheckpointStepIsRefusedAndNotStored) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  HPO_ASSERT_OK(la);
+  const int64_t id = la->suggestion().id();
+  HPO_ASSERT_OK(Report(a, id, 10, 0.6));
+  EXPECT_THAT(Report(a, id, 5, 0.7), StatusIs(absl::StatusCode::kInvalidArgument,
+                                              ::testing::AllOf(HasSubstr("checkpoint.step"),
+                                                               HasSubstr("5"), HasSubstr("10"))));
+  // A resend of the last step is a retry, not an error; a higher step goes on.
+  auto resent = Report(a, id, 10, 0.6);
+  HPO_ASSERT_OK(resent);
+  EXPECT_EQ(resent->decision(), v1::DECISION_CONTINUE);
+  HPO_ASSERT_OK(Report(a, id, 20, 0.8));
+  // A stored step sent again after a reconnect is a retry too; a new step below the last is not.
+  auto again = Report(a, id, 10, 0.6);
+  HPO_ASSERT_OK(again);
+  EXPECT_EQ(again->step(), 10);
+  EXPECT_THAT(Report(a, id, 15, 0.7), StatusIs(absl::StatusCode::kInvalidArgument,
+                                               ::testing::AllOf(HasSubstr("checkpoint.step"),
+                                                                HasSubstr("15"), HasSubstr("20"))));
+  auto curve = manager_->ListCheckpoints(la->experiment().id(), id);
+  HPO_ASSERT_OK(curve);
+  ASSERT_EQ(curve->size(), 2u);
+  EXPECT_EQ((*curve)[0].step(), 10);
+  EXPECT_EQ((*curve)[1].step(), 20);
+}
+
+TEST_F(TrialSchedulerTest, StepOrderIsKeptAcrossARestartAndStartsOverWithANewAttempt) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a"), b = Register("b");
+  auto la = Lease(a);
+  HPO_ASSERT_OK(la);
+  const int64_t id = la->suggestion().id();
+  HPO_ASSERT_OK(Report(a, id, 10, 0.6));
+  // A restarted server (a new scheduler, nothing cached) still knows the last step.
+  TrialSchedulerOptions options = scheduler_->options();
+  scheduler_.reset();
+  scheduler_ = std::make_unique<TrialScheduler>(manager_.get(), &clock_, options);
+  EXPECT_THAT(Report(a, id, 3, 0.7),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("checkpoint.step")));
+  // The next attempt (another worker, after the lease expired) runs the trial from the start.
+  clock_.Advance(absl::Seconds(31));
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  ASSERT_EQ(lb->suggestion().id(), id);
+  EXPECT_EQ(lb->suggestion().attempts(), 2);
+  HPO_ASSERT_OK(Report(b, id, 2, 0.6));
+  EXPECT_THAT(Report(b, id, 1, 0.6),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("checkpoint.step")));
+}
+
+// --- One worker id, concurrent calls ---
+
+TEST_F(TrialSchedulerTest, ConcurrentLeasesOfOneWorkerGetOneSuggestion) {
+  constexpr int kRounds = 20, kCalls = 5;
+  for (int round = 0; round < kRounds; ++round) {
+    v1::Experiment spec = Spec(20, kCalls);
+    spec.set_name(absl::StrCat("race-", round));
+    auto e = manager_->CreateExperiment(spec);
+    HPO_ASSERT_OK(e);
+    const std::string w = Register(absl::StrCat("racer-", round));
+    std::vector<absl::StatusOr<v1::LeaseTrialResponse>> leases(kCalls);
+    absl::Notification go;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kCalls; ++i) {
+      threads.emplace_back([&, i] {
+        go.WaitForNotification();
+        leases[i] = Lease(w, e->id());
+      });
+    }
+    go.Notify();
+    for (std::thread& t : threads) t.join();
+    std::set<int64_t> ids;
+    for (const auto& lease : leases) {
+      HPO_ASSERT_OK(lease);
+      ASSERT_TRUE(lease->has_suggestion());
+      ids.insert(lease->suggestion().id());
+    }
+    EXPECT_EQ(ids.size(), 1u) << "round " << round;
+    auto active = manager_->ListSuggestions(e->id(), {v1::SUGGESTION_STATE_ACTIVE});
+    HPO_ASSERT_OK(active);
+    EXPECT_EQ(active->size(), 1u) << "round " << round;
+  }
+}
+
+// --- Worker ownership ---
+
+TEST_F(TrialSchedulerTest, WorkerIdsBelongToTheProjectThatRegisteredThem) {
+  v1::Experiment beta_spec = Spec(5, 2);
+  beta_spec.set_project("beta");
+  beta_spec.mutable_training()->set_ranks_per_trial(2);
+  auto beta = manager_->CreateExperiment(beta_spec);
+  HPO_ASSERT_OK(beta);
+  v1::RegisterWorkerRequest r;
+  r.mutable_worker()->set_name("b0");
+  r.mutable_worker()->set_host("beta-host");
+  (*r.mutable_worker()->mutable_labels())["rendezvous_host"] = "10.0.0.2";
+  auto b0 = scheduler_->RegisterWorker(r, "beta");
+  HPO_ASSERT_OK(b0);
+  const std::string id = b0->worker_id();
+  v1::RegisterWorkerRequest b1_request;
+  auto b1 = scheduler_->RegisterWorker(b1_request, "beta");
+  HPO_ASSERT_OK(b1);
+
+  // Project alpha cannot take the id over: not its description, not its rendezvous address.
+  v1::RegisterWorkerRequest takeover;
+  takeover.set_worker_id(id);
+  takeover.mutable_worker()->set_host("evil-host");
+  (*takeover.mutable_worker()->mutable_labels())["rendezvous_host"] = "evil.example";
+  EXPECT_THAT(scheduler_->RegisterWorker(takeover, "alpha"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("worker_id")));
+  auto stored = store_->GetWorker(id);
+  HPO_ASSERT_OK(stored);
+  EXPECT_EQ(stored->info.host(), "beta-host");
+  EXPECT_EQ(stored->owner, std::optional<std::string>("beta"));
+
+  // Every other call with the id reads like an unknown worker's.
+  v1::LeaseTrialRequest lease;
+  lease.set_worker_id(id);
+  EXPECT_THAT(scheduler_->LeaseTrial(lease, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  lease.set_worker_id("never-registered");
+  const absl::Status unknown = scheduler_->LeaseTrial(lease, "alpha").status();
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  EXPECT_THAT(scheduler_->Heartbeat(Beat(id, 0), "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+
+  // Beta's own calls work; its gang's rank 1 meets rank 0 at beta's address.
+  lease.set_worker_id(id);
+  lease.set_project("beta");
+  HPO_ASSERT_OK(scheduler_->LeaseTrial(lease, "beta"));
+  lease.set_worker_id(b1->worker_id());
+  auto rank1 = scheduler_->LeaseTrial(lease, "beta");
+  HPO_ASSERT_OK(rank1);
+  ASSERT_TRUE(rank1->has_suggestion());
+  EXPECT_EQ(rank1->gang().master_addr(), "10.0.0.2");
+  const int64_t suggestion = rank1->suggestion().id();
+  HPO_EXPECT_OK(scheduler_->Heartbeat(Beat(id, suggestion), "beta"));
+
+  // With another project's scope, the holder's progress, completion and release are refused too.
+  v1::ProgressReport report;
+  report.set_worker_id(id);
+  report.set_suggestion_id(suggestion);
+  report.mutable_checkpoint()->set_step(1);
+  EXPECT_THAT(scheduler_->ReportProgress(report, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  v1::CompleteTrialRequest complete;
+  complete.set_worker_id(id);
+  complete.set_suggestion_id(suggestion);
+  complete.add_values()->set_name("auc");
+  EXPECT_THAT(scheduler_->CompleteTrial(complete, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  v1::ReleaseTrialRequest release;
+  release.set_worker_id(id);
+  release.set_suggestion_id(suggestion);
+  EXPECT_THAT(scheduler_->ReleaseTrial(release, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  EXPECT_EQ(store_->GetSuggestion(suggestion)->state(), v1::SUGGESTION_STATE_ACTIVE);
+
+  // An unscoped caller (admin; or any caller without --auth) may use every worker.
+  HPO_EXPECT_OK(scheduler_->Heartbeat(Beat(id, suggestion), ""));
+  HPO_EXPECT_OK(scheduler_->RegisterWorker(takeover, ""));
+  EXPECT_EQ(store_->GetWorker(id)->owner, std::optional<std::string>("beta"));
+}
+
+TEST(TrialSchedulerOwnersTest, WorkerRegisteredBeforeOwnersIsClaimedByItsNextRegistrant) {
+  const std::string path = ::testing::TempDir() + "/unowned-" + std::to_string(::getpid()) + ".db";
+  std::remove(path.c_str());
+  FakeClock clock;
+  {
+    auto store = store::SqliteStore::Open(path, &clock);
+    HPO_ASSERT_OK(store);
+    HPO_ASSERT_OK((*store)->UpsertWorker("w-old", v1::WorkerInfo(), ""));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE workers SET owner = NULL", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = store::SqliteStore::Open(path, &clock);
+  HPO_ASSERT_OK(store);
+  ExperimentManager manager(store->get(), &clock);
+  TrialSchedulerOptions options;
+  options.background_reaper = false;
+  TrialScheduler scheduler(&manager, &clock, options);
+  v1::RegisterWorkerRequest r;
+  r.set_worker_id("w-old");
+  HPO_ASSERT_OK(scheduler.RegisterWorker(r, "alpha"));
+  EXPECT_THAT(scheduler.RegisterWorker(r, "beta"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("worker_id")));
+  HPO_EXPECT_OK(scheduler.RegisterWorker(r, "alpha"));
+  std::remove(path.c_str());
+}
+
+// --- Learning-curve cache ---
+
+TEST_F(TrialSchedulerTest, CurveCacheIsReadOnceAndLeavesWithItsExperiment) {
+  auto e = manager_->CreateExperiment(Spec(5, 2));
+  HPO_ASSERT_OK(e);
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  HPO_ASSERT_OK(la);
+  const int64_t id = la->suggestion().id();
+  for (int step = 1; step <= 300; ++step) HPO_ASSERT_OK(Report(a, id, step, 0.5));
+  CurveCacheStats stats = scheduler_->curve_cache_stats();
+  EXPECT_EQ(stats.loads, 1);  // one read of the store, then only appends
+  EXPECT_EQ(stats.experiments, 1);
+  EXPECT_EQ(stats.trials, 1);
+  EXPECT_EQ(stats.points, 300);
+  // A deleted suggestion's curve leaves at the next report.
+  const std::string b = Register("b");
+  auto lb = Lease(b);
+  HPO_ASSERT_OK(lb);
+  HPO_ASSERT_OK(manager_->DeleteSuggestion(e->id(), id));
+  HPO_ASSERT_OK(Report(b, lb->suggestion().id(), 1, 0.5));
+  stats = scheduler_->curve_cache_stats();
+  EXPECT_EQ(stats.trials, 1);
+  EXPECT_EQ(stats.points, 1);
+  // Archived: gone.
+  HPO_ASSERT_OK(manager_->SetExperimentState(e->id(), v1::EXPERIMENT_STATE_ARCHIVED));
+  stats = scheduler_->curve_cache_stats();
+  EXPECT_EQ(stats.experiments, 0);
+  EXPECT_EQ(stats.points, 0);
+}
+
+TEST_F(TrialSchedulerTest, CurveCacheLeavesWhenTheLastObservationCompletesTheExperiment) {
+  auto e = manager_->CreateExperiment(Spec(1, 1));
+  HPO_ASSERT_OK(e);
+  const std::string a = Register("a");
+  auto la = Lease(a);
+  HPO_ASSERT_OK(la);
+  HPO_ASSERT_OK(Report(a, la->suggestion().id(), 1, 0.5));
+  EXPECT_EQ(scheduler_->curve_cache_stats().experiments, 1);
+  HPO_ASSERT_OK(Complete(a, la->suggestion().id(), 0.5));
+  EXPECT_EQ(manager_->GetExperiment(e->id())->state(), v1::EXPERIMENT_STATE_COMPLETED);
+  EXPECT_EQ(scheduler_->curve_cache_stats().experiments, 0);
+}
+
+TEST_F(TrialSchedulerTest, CurveCacheIsBoundedAndDecisionsStayTheSame) {
+  TrialSchedulerOptions options = scheduler_->options();
+  options.curve_cache_max_points = 6;
+  scheduler_.reset();
+  scheduler_ = std::make_unique<TrialScheduler>(manager_.get(), &clock_, options);
+  // Two experiments whose threshold pruner stops a trial below 0.55.
+  std::vector<int64_t> suggestions;
+  std::vector<std::string> workers;
+  for (const char* name : {"one", "two"}) {
+    v1::Experiment spec = Spec(5, 1);
+    spec.set_name(name);
+    spec.mutable_pruner()->mutable_threshold()->set_lower(0.55);
+    auto e = manager_->CreateExperiment(spec);
+    HPO_ASSERT_OK(e);
+    workers.push_back(Register(name));
+    auto lease = Lease(workers.back(), e->id());
+    HPO_ASSERT_OK(lease);
+    suggestions.push_back(lease->suggestion().id());
+  }
+  for (int step = 1; step <= 4; ++step) {
+    for (size_t i = 0; i < 2; ++i) {
+      auto d = Report(workers[i], suggestions[i], step, 0.6);
+      HPO_ASSERT_OK(d);
+      EXPECT_EQ(d->decision(), v1::DECISION_CONTINUE);
+      EXPECT_LE(scheduler_->curve_cache_stats().points, 6);
+    }
+  }
+  EXPECT_EQ(scheduler_->curve_cache_stats().experiments, 1);  // the other one was evicted
+  auto d = Report(workers[0], suggestions[0], 5, 0.5);        // read again from the store
+  HPO_ASSERT_OK(d);
+  EXPECT_EQ(d->decision(), v1::DECISION_STOP);
+  EXPECT_LE(scheduler_->curve_cache_stats().points, 6);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "server/store/sqlite_store.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -242,6 +244,65 @@ TEST_F(SqliteStoreTest, CheckpointsGroupMetricsByStep) {
   EXPECT_DOUBLE_EQ((*curve)[1].elapsed_seconds(), 20.0);
 }
 
+TEST_F(SqliteStoreTest, ReportedStepIsKeptPerLeaseAttempt) {
+  auto e = store_->InsertExperiment(MakeExperiment("a"));
+  auto s = store_->InsertSuggestion(MakeSuggestion(e->id(), 0.25, v1::SUGGESTION_STATE_ACTIVE));
+  HPO_ASSERT_OK(s);
+  auto none = store_->GetReportedStep(s->id(), 1);
+  HPO_ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+  HPO_ASSERT_OK(store_->SetReportedStep(s->id(), 1, 40));
+  EXPECT_EQ(store_->GetReportedStep(s->id(), 1).value(), std::optional<int64_t>(40));
+  // Another attempt has reported nothing yet.
+  EXPECT_FALSE(store_->GetReportedStep(s->id(), 2).value().has_value());
+  v1::Checkpoint c;
+  c.set_step(40);
+  auto* m = c.add_metrics();
+  m->set_name("y");
+  m->set_value(1);
+  HPO_ASSERT_OK(store_->InsertCheckpoint(s->id(), c));
+  EXPECT_TRUE(store_->HasCheckpoint(s->id(), 40).value());
+  EXPECT_FALSE(store_->HasCheckpoint(s->id(), 39).value());
+}
+
+TEST(SqliteStoreFileTest, WorkersKeepTheirOwnerAndUnownedOnesAreClaimed) {
+  const std::string path = ::testing::TempDir() + "/owners-" + std::to_string(::getpid()) + ".db";
+  std::remove(path.c_str());
+  FakeClock clock;
+  hpo::v1::WorkerInfo info;
+  info.set_name("n1");
+  {
+    auto store = SqliteStore::Open(path, &clock);
+    HPO_ASSERT_OK(store);
+    HPO_ASSERT_OK((*store)->UpsertWorker("w-a", info, "alpha"));
+    HPO_ASSERT_OK((*store)->UpsertWorker("w-a", info, "beta"));  // the owner is kept
+    HPO_ASSERT_OK((*store)->TouchWorker("w-a", "beta"));
+    HPO_ASSERT_OK((*store)->UpsertWorker("w-admin", info, ""));
+    HPO_ASSERT_OK((*store)->UpsertWorker("w-old", info, "alpha"));
+    EXPECT_EQ((*store)->GetWorker("w-a")->owner, std::optional<std::string>("alpha"));
+    EXPECT_EQ((*store)->GetWorker("w-admin")->owner, std::optional<std::string>(""));
+  }
+  {  // w-old as a worker registered before owners were recorded
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE workers SET owner = NULL WHERE id = 'w-old'", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = SqliteStore::Open(path, &clock);
+  HPO_ASSERT_OK(store);
+  EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::nullopt);
+  HPO_ASSERT_OK((*store)->TouchWorker("w-old", "beta"));  // the first user claims it
+  HPO_ASSERT_OK((*store)->UpsertWorker("w-old", info, "gamma"));
+  EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::optional<std::string>("beta"));
+  auto workers = (*store)->ListWorkers();
+  HPO_ASSERT_OK(workers);
+  ASSERT_THAT(*workers, SizeIs(3));
+  EXPECT_EQ((*workers)[0].owner, std::optional<std::string>("alpha"));
+  std::remove(path.c_str());
+}
+
 TEST(SqliteStoreFileTest, ReopenedFileKeepsData) {
   const std::string path = ::testing::TempDir() + "/reopen.db";
   std::remove(path.c_str());
@@ -277,7 +338,7 @@ TEST(SqliteStoreDurabilityTest, RelaxedCommitsAreKeptAndFailuresRollBack) {
     hpo::v1::WorkerInfo info;
     info.set_name("n1");
     ASSERT_TRUE((*store)
-                    ->Transact([&] { return (*store)->UpsertWorker("w-1", info); },
+                    ->Transact([&] { return (*store)->UpsertWorker("w-1", info, ""); },
                                Store::Durability::kRelaxed)
                     .ok());
     // A failing relaxed transaction rolls back; the next full commit works as before.
@@ -285,7 +346,7 @@ TEST(SqliteStoreDurabilityTest, RelaxedCommitsAreKeptAndFailuresRollBack) {
                      ->Transact([&]() -> absl::Status { return absl::AbortedError("no"); },
                                 Store::Durability::kRelaxed)
                      .ok());
-    ASSERT_TRUE((*store)->Transact([&] { return (*store)->UpsertWorker("w-2", info); }).ok());
+    ASSERT_TRUE((*store)->Transact([&] { return (*store)->UpsertWorker("w-2", info, ""); }).ok());
   }
   auto reopened = SqliteStore::Open(path, &clock);
   ASSERT_TRUE(reopened.ok());
