@@ -4,10 +4,15 @@
 //
 // Stops cleanly on SIGTERM or SIGINT: new calls are refused, running calls get a grace period,
 // then the database is closed. Everything acknowledged is already committed.
+#include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -16,17 +21,19 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "server/auth/token.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
 #include "server/auth/access_control.h"
 #include "server/auth/guards.h"
+#include "server/auth/token.h"
 #include "server/dashboard/api.h"
 #include "server/dashboard/http_server.h"
 #include "server/service/admin_service.h"
@@ -60,6 +67,10 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "written here (mode 0600) and printed once.");
 ABSL_FLAG(bool, insecure, false,
           "Allow listening on a non-loopback address without --auth.");
+ABSL_FLAG(std::string, backup_dir, "",
+          "BackupDatabase writes only into this directory. Without --auth it defaults to the "
+          "database's directory (any local user may call the server then); with --auth an admin "
+          "may back up anywhere unless this is set.");
 ABSL_FLAG(double, rate_limit, 0,
           "Calls per second per token (per peer without --auth); 0 turns rate limiting off.");
 ABSL_FLAG(double, rate_burst, 0, "Rate-limit bucket size (default 2 x --rate_limit).");
@@ -78,11 +89,78 @@ ABSL_FLAG(std::string, dashboard_dir, "",
 
 namespace {
 
+// Writes `content` to a new file (mode 0600, a name no one can predict or plant a link at, in
+// `path`'s directory) and renames it to `path`: readers see all or nothing.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".XXXXXX";
+  const int fd = mkstemp(tmp.data());
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", tmp, ": ", strerror(errno)));
+  }
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool written = done == content.size() && fsync(fd) == 0;
+  const int saved = errno;
+  close(fd);
+  if (!written || rename(tmp.c_str(), path.c_str()) != 0) {
+    const int error = written ? errno : saved;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
 void WritePortFile(const std::string& path, int port) {
   if (path.empty()) return;
-  const std::string tmp = path + ".tmp";
-  std::ofstream(tmp) << port << "\n";
-  std::filesystem::rename(tmp, path);
+  if (absl::Status s = WriteFileAtomically(path, absl::StrCat(port, "\n")); !s.ok()) {
+    HPO_LOG(ERROR) << s;
+  }
+}
+
+// An exclusive lock on `db_path`.lock for the life of the process: a second server on the same
+// database would serve from its own caches (a token revoked on one would still pass the other).
+absl::Status LockDatabase(const std::string& db_path) {
+  const std::string lock_path = db_path + ".lock";
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open lock file ", lock_path, ": ", strerror(errno)));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", db_path, " is in use by another hpo-server (it holds ", lock_path,
+          "); stop that server first, or give this one another --data_dir or --db"));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot lock ", lock_path, ": ", strerror(error)));
+  }
+  return absl::OkStatus();  // fd stays open: the lock goes with the process
+}
+
+// An existing admin token file decides who is admin: it must be a regular file of this user
+// that no one else may change.
+absl::Status CheckTokenFile(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--admin_token_file ", path,
+                     " must be a regular file (not a link) owned by this user "
+                     "and writable by it alone (chmod 600)"));
+  }
+  if ((st.st_mode & 044) != 0) {
+    HPO_LOG(WARNING) << "--admin_token_file " << path << " is readable by other users";
+  }
+  return absl::OkStatus();
 }
 
 bool IsLoopback(const std::string& host) {
@@ -103,7 +181,12 @@ absl::Status BootstrapAdminToken(hpo::service::ExperimentManager& manager) {
   if (!tokens.ok()) return tokens.status();
   const std::string file = absl::GetFlag(FLAGS_admin_token_file);
   std::string secret;
-  if (!file.empty() && std::filesystem::exists(file)) {
+  std::error_code ec;
+  if (!file.empty() && std::filesystem::is_symlink(file, ec)) {
+    return CheckTokenFile(file);
+  }
+  if (!file.empty() && std::filesystem::exists(file, ec)) {
+    if (absl::Status s = CheckTokenFile(file); !s.ok()) return s;
     auto text = ReadFile(file);
     if (!text.ok()) return text.status();
     secret = std::string(absl::StripAsciiWhitespace(*text));
@@ -124,14 +207,10 @@ absl::Status BootstrapAdminToken(hpo::service::ExperimentManager& manager) {
   if (!created.ok()) return created.status();
   if (secret.empty()) {
     if (!file.empty()) {
-      const std::string tmp = file + ".tmp";
-      {
-        std::ofstream out(tmp);
-        out << created->secret() << "\n";
+      if (absl::Status s = WriteFileAtomically(file, absl::StrCat(created->secret(), "\n"));
+          !s.ok()) {
+        return s;
       }
-      std::filesystem::permissions(tmp, std::filesystem::perms::owner_read |
-                                            std::filesystem::perms::owner_write);
-      std::filesystem::rename(tmp, file);
     }
     std::printf("hpo-server: created admin token \"%s\" (shown once%s):\n%s\n",
                 created->token().name().c_str(),
@@ -141,6 +220,35 @@ absl::Status BootstrapAdminToken(hpo::service::ExperimentManager& manager) {
   }
   return absl::OkStatus();
 }
+
+// Keeps the health check in step with the database: NOT_SERVING once a check fails
+// (corruption, found by any call, fails every later check).
+class HealthWatch {
+ public:
+  HealthWatch(hpo::service::ExperimentManager* manager, grpc::Server* server, bool serving)
+      : thread_([this, manager, server, serving]() mutable {
+          while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+            const absl::Status check = manager->Ping();
+            if (check.ok() == serving) continue;
+            serving = check.ok();
+            server->GetHealthCheckService()->SetServingStatus(serving);
+            if (serving) {
+              HPO_LOG(INFO) << "database check passes again: health check SERVING";
+            } else {
+              HPO_LOG(ERROR) << "database check failed: " << check << "; health check NOT_SERVING";
+            }
+          }
+        }) {}
+  ~HealthWatch() { Stop(); }
+  void Stop() {
+    if (!stop_.HasBeenNotified()) stop_.Notify();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  absl::Notification stop_;
+  std::thread thread_;
+};
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials() {
   if (absl::GetFlag(FLAGS_tls_cert).empty()) return grpc::InsecureServerCredentials();
@@ -175,6 +283,9 @@ int Run() {
     return 2;
   }
   hpo::SetLogLevel(level);
+  // Databases, backups, the token file and port files are this user's alone; the data
+  // directory too (0700).
+  umask(077);
 
   std::string db_path = absl::GetFlag(FLAGS_db);
   if (db_path.empty()) {
@@ -188,6 +299,12 @@ int Run() {
     db_path = (std::filesystem::path(dir) / "hpo.db").string();
   }
 
+  if (db_path != ":memory:") {
+    if (absl::Status s = LockDatabase(db_path); !s.ok()) {
+      HPO_LOG(ERROR) << s;
+      return 1;
+    }
+  }
   hpo::store::SqliteStore::Options store_options;
   store_options.background_checkpoints = absl::GetFlag(FLAGS_background_checkpoints);
   auto store = hpo::store::SqliteStore::Open(db_path, hpo::RealClock(), store_options);
@@ -244,8 +361,16 @@ int Run() {
       access_options.enabled || access_options.rate_per_second > 0 ? &grpc_guard : nullptr;
   hpo::service::ExperimentService experiment_service(&manager, guard);
   hpo::service::TrialService trial_service(&scheduler, guard);
-  hpo::service::AdminService admin_service(&manager, &grpc_guard,
-                                           [&access] { access.InvalidateTokens(); });
+  hpo::service::AdminServiceOptions admin_options;
+  admin_options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
+  if (admin_options.backup_dir.empty() && !access_options.enabled) {
+    std::error_code ec;
+    const std::filesystem::path db_dir =
+        std::filesystem::absolute(db_path, ec).lexically_normal().parent_path();
+    admin_options.backup_dir = db_dir.string();
+  }
+  hpo::service::AdminService admin_service(
+      &manager, &grpc_guard, [&access] { access.InvalidateTokens(); }, admin_options);
 
   // Signals are blocked before gRPC starts its threads, so only sigwait() below receives them.
   sigset_t signals;
@@ -276,6 +401,9 @@ int Run() {
   const absl::Status ping = manager.Ping();
   server->GetHealthCheckService()->SetServingStatus(ping.ok());
   if (!ping.ok()) HPO_LOG(ERROR) << "database check failed: " << ping;
+  // The health check follows the database: NOT_SERVING once it fails (corruption, found by any
+  // call, fails every later check).
+  HealthWatch health(&manager, server.get(), ping.ok());
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string host = listen.substr(0, listen.rfind(':'));
@@ -321,6 +449,7 @@ int Run() {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   HPO_LOG(INFO) << "received " << strsignal(signal_number) << ", shutting down";
+  health.Stop();
   server->GetHealthCheckService()->SetServingStatus(false);
   if (http != nullptr) http->Stop();
   server->Shutdown(std::chrono::system_clock::now() +

@@ -104,7 +104,30 @@ std::string RenderTable(const Table& table) {
   return out;
 }
 
+namespace {
+
+// A whole number as FormatDouble writes it ("-1.5", "+2e3", "-inf"): a spreadsheet reads it as a
+// number, never as a formula.
+bool IsNumber(absl::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  if (text.empty() || text.front() == '+') return false;
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
 std::string CsvField(absl::string_view text) {
+  // A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)):
+  // a leading quote makes it text (OWASP's rule for CSV injection).
+  std::string guarded;
+  if (!text.empty() &&
+      absl::string_view("=+-@\t\r").find(text.front()) != absl::string_view::npos &&
+      !IsNumber(text)) {
+    guarded = absl::StrCat("'", text);
+    text = guarded;
+  }
   if (text.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(text);
   std::string quoted = "\"";
   for (char c : text) {

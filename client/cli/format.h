@@ -33,7 +33,9 @@ struct Table {
 std::string RenderTable(const Table& table);
 
 // Renders `table` as RFC 4180 CSV: header line first, CRLF line ends, and a field quoted (with
-// inner quotes doubled) when it holds a comma, a double quote, CR or LF.
+// inner quotes doubled) when it holds a comma, a double quote, CR or LF. A field that starts
+// with = + - @ tab or CR and is not a number gets a leading ' so that spreadsheets do not run
+// it as a formula.
 std::string RenderCsv(const Table& table);
 
 // One CSV field, quoted only when needed (see RenderCsv).

@@ -112,6 +112,10 @@ absl::StatusOr<Principal> AccessControl::Authenticate(absl::string_view authoriz
   principal.name = token.name();
   principal.role = token.role();
   principal.project = token.project();
+  // Tokens made before every non-admin token had a project must not reach every project.
+  if (principal.role != hpo::v1::ROLE_ADMIN && principal.project.empty()) {
+    principal.project = kDefaultProject;
+  }
   return principal;
 }
 

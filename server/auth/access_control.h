@@ -11,6 +11,7 @@
 //   A denied role is PERMISSION_DENIED naming the method and the role.
 // - Projects: a token with a project sees and changes only that project's experiments and their
 //   suggestions, observations and trials; anything of another project is PERMISSION_DENIED.
+//   Only admin tokens reach every project: a non-admin token without one has "default".
 //   List and lease calls are narrowed to the token's project (see ScopedProject).
 // - Rate limit: a token bucket per token (per peer address when auth is off).
 //   RESOURCE_EXHAUSTED when it is empty.

@@ -35,4 +35,18 @@ bool LooksLikeTokenSecret(absl::string_view secret) {
   return true;
 }
 
+absl::Status CheckProjectName(absl::string_view project) {
+  const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  bool ok = !project.empty() && project.size() <= 128 && letter(project[0]);
+  for (size_t i = 1; ok && i < project.size(); ++i) {
+    const char c = project[i];
+    ok = letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  }
+  if (ok) return absl::OkStatus();
+  const absl::string_view shown = project.substr(0, 64);
+  return absl::InvalidArgumentError(absl::StrCat("project: \"", absl::CHexEscape(shown),
+                                                 project.size() > shown.size() ? "...\"" : "\"",
+                                                 " must match [A-Za-z][A-Za-z0-9_.-]{0,127}"));
+}
+
 }  // namespace hpo::auth

@@ -20,6 +20,13 @@ std::string Sha256Hex(absl::string_view secret);
 // Whether `secret` has the shape of a token secret (checked before any lookup).
 bool LooksLikeTokenSecret(absl::string_view secret);
 
+// The project of experiments created without one; also the project of a non-admin token
+// created without one (only admin tokens reach every project).
+inline constexpr char kDefaultProject[] = "default";
+// A token's project must be one an experiment may have: [A-Za-z][A-Za-z0-9_.-]{0,127}.
+// INVALID_ARGUMENT naming the field otherwise.
+absl::Status CheckProjectName(absl::string_view project);
+
 }  // namespace hpo::auth
 
 #endif  // HPO_SERVER_AUTH_TOKEN_H_

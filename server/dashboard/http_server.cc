@@ -1,14 +1,29 @@
 #include "server/dashboard/http_server.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <type_traits>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 
 namespace hpo::dashboard {
@@ -31,7 +46,355 @@ absl::Status ParseListenAddress(const std::string& listen, std::string* host, in
   return absl::OkStatus();
 }
 
+
 namespace {
+
+// Set while a connection is handed over without a free thread or queue slot: it is closed
+// without being read.
+thread_local bool t_reject_connection = false;
+
+// httplib's ThreadPool queues without bound; this one runs `threads` threads and closes
+// connections beyond `max_queued` waiting ones at once (on the accepting thread).
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  BoundedPool(int threads, int max_queued) : max_queued_(static_cast<size_t>(max_queued)) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~BoundedPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!stopping_ && jobs_.size() < max_queued_) {
+        jobs_.push_back(std::move(fn));
+        ready_.notify_one();
+        return;
+      }
+    }
+    t_reject_connection = true;
+    fn();
+    t_reject_connection = false;
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Connections being served, per client address.
+class PerAddressCount {
+ public:
+  explicit PerAddressCount(int limit) : limit_(limit) {}
+  bool Acquire(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int& n = counts_[address];
+    if (n >= limit_) {
+      if (n == 0) counts_.erase(address);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void Release(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = counts_.find(address);
+    if (it != counts_.end() && --it->second <= 0) counts_.erase(it);
+  }
+
+ private:
+  const int limit_;
+  std::mutex mu_;
+  std::map<std::string, int> counts_;
+};
+
+std::string NumericHost(const sockaddr_storage& addr, socklen_t len, int* port) {
+  char host[NI_MAXHOST] = "";
+  char serv[NI_MAXSERV] = "";
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host, sizeof(host), serv,
+                  sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    return "";
+  }
+  if (port != nullptr) *port = std::atoi(serv);
+  return host;
+}
+
+// Waits until `fd` is ready for `events` or `deadline` passes.
+bool PollUntil(int fd, short events, absl::Time deadline) {
+  for (;;) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    pollfd p{fd, events, 0};
+    const int ms = static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1000));
+    const int n = poll(&p, 1, ms);
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
+  }
+}
+
+// One connection, plain or TLS, on a non-blocking socket: every read gives up at the request's
+// deadline and every write at the response's, however the peer trickles its bytes.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
+
+  void set_read_deadline(absl::Time t) { read_deadline_ = t; }
+  void set_write_deadline(absl::Time t) { write_deadline_ = t; }
+
+  bool Handshake() {
+    for (;;) {
+      const int r = SSL_accept(ssl_);
+      if (r == 1) return true;
+      if (!WaitFor(SSL_get_error(ssl_, r), read_deadline_)) return false;
+    }
+  }
+
+  // Bytes already received and not yet read.
+  bool HasBuffered() const { return begin_ < end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0); }
+
+  bool is_readable() const override { return HasBuffered() || WaitReadable(); }
+
+  // Whether a read gave up at the request's deadline: the connection is then closed (the
+  // rest of the stream is no request).
+  bool timed_out() const { return timed_out_; }
+  bool is_writable() const override { return PollUntil(fd_, POLLOUT, write_deadline_); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (size == 0) return 0;
+    if (ssl_ != nullptr) {
+      const int want = static_cast<int>(std::min<size_t>(size, 1 << 20));
+      for (;;) {
+        const int r = SSL_read(ssl_, ptr, want);
+        if (r > 0) return r;
+        const int error = SSL_get_error(ssl_, r);
+        if (error == SSL_ERROR_ZERO_RETURN) return 0;
+        if (error == SSL_ERROR_WANT_READ ? !WaitReadable() : !WaitFor(error, read_deadline_)) {
+          return -1;
+        }
+      }
+    }
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+      for (;;) {
+        const ssize_t n = recv(fd_, buffer_, sizeof(buffer_), 0);
+        if (n >= 0) {
+          end_ = static_cast<size_t>(n);
+          break;
+        }
+        if (errno == EINTR) continue;
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) || !WaitReadable()) {
+          return -1;
+        }
+      }
+      if (end_ == 0) return 0;
+    }
+    const size_t n = std::min(size, end_ - begin_);
+    std::copy(buffer_ + begin_, buffer_ + begin_ + n, ptr);
+    begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    size_t done = 0;
+    while (done < size) {
+      if (ssl_ != nullptr) {
+        const int chunk = static_cast<int>(std::min<size_t>(size - done, 1 << 20));
+        const int r = SSL_write(ssl_, ptr + done, chunk);
+        if (r > 0) {
+          done += static_cast<size_t>(r);
+        } else if (!WaitFor(SSL_get_error(ssl_, r), write_deadline_)) {
+          return -1;
+        }
+        continue;
+      }
+      const ssize_t n = send(fd_, ptr + done, size - done, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+                 !PollUntil(fd_, POLLOUT, write_deadline_)) {
+        return -1;
+      }
+    }
+    return static_cast<ssize_t>(size);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      ip = NumericHost(addr, len, &port);
+    }
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      ip = NumericHost(addr, len, &port);
+    }
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  bool WaitReadable() const {
+    if (PollUntil(fd_, POLLIN, read_deadline_)) return true;
+    timed_out_ = true;
+    return false;
+  }
+
+  // After an SSL call that did not complete: waits for what it wants, false on a real error.
+  bool WaitFor(int ssl_error, absl::Time deadline) const {
+    if (ssl_error == SSL_ERROR_WANT_READ) return PollUntil(fd_, POLLIN, deadline);
+    if (ssl_error == SSL_ERROR_WANT_WRITE) return PollUntil(fd_, POLLOUT, deadline);
+    return false;
+  }
+
+  const int fd_;
+  SSL* const ssl_;
+  absl::Time read_deadline_ = absl::InfiniteFuture();
+  absl::Time write_deadline_ = absl::InfiniteFuture();
+  mutable bool timed_out_ = false;
+  char buffer_[4096];
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+// httplib's own connection loop times out each read (a header line every few seconds keeps a
+// thread forever) and waits idle connections out on a thread. This one keeps httplib's request
+// parsing and routing (process_request) and runs its own loop under HttpServerOptions' limits.
+template <typename Base>
+class LimitedServer final : public Base {
+ public:
+  template <typename... Args>
+  explicit LimitedServer(const HttpServerOptions& options, Args&&... args)
+      : Base(std::forward<Args>(args)...),
+        options_(options),
+        per_address_(options.max_connections_per_ip) {
+    const int threads = std::max(1, options.threads);
+    const int max_queued = std::max(0, options.max_queued);
+    this->new_task_queue = [threads, max_queued] { return new BoundedPool(threads, max_queued); };
+  }
+
+  // httplib listens with a backlog of 5: under a flood of connections the kernel then holds
+  // back other clients' handshakes for seconds. Listening again only resizes the backlog.
+  void WidenBacklog() { ::listen(this->svr_sock_, SOMAXCONN); }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    if (!t_reject_connection) Serve(sock);
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return true;
+  }
+
+  void Serve(int sock) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    const std::string address = NumericHost(addr, len, nullptr);
+    if (!per_address_.Acquire(address)) return;
+    const int flags = fcntl(sock, F_GETFL, 0);
+    if (flags >= 0 && fcntl(sock, F_SETFL, flags | O_NONBLOCK) == 0) {
+      SSL* ssl = nullptr;
+      if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) {
+        ssl = SSL_new(this->ssl_context());
+        if (ssl != nullptr) SSL_set_fd(ssl, sock);
+      }
+      if (std::is_base_of_v<httplib::SSLServer, Base> == (ssl != nullptr)) {
+        ServeRequests(sock, ssl);
+      }
+      if (ssl != nullptr) {
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+      }
+    }
+    per_address_.Release(address);
+  }
+
+  void ServeRequests(int sock, SSL* ssl) {
+    DeadlineStream stream(sock, ssl);
+    if (ssl != nullptr) {
+      stream.set_read_deadline(absl::Now() + options_.request_timeout);
+      if (!stream.Handshake()) return;
+    }
+    const int max_requests = std::max(1, options_.max_requests_per_connection);
+    for (int served = 0; served < max_requests; ++served) {
+      if (!stream.HasBuffered() && !WaitForRequest(sock)) return;
+      const absl::Time start = absl::Now();
+      stream.set_read_deadline(start + options_.request_timeout);
+      stream.set_write_deadline(start + options_.request_timeout + options_.response_timeout);
+      bool closed = false;
+      if (!this->process_request(stream, served + 1 == max_requests, closed, nullptr) || closed ||
+          stream.timed_out()) {
+        return;
+      }
+    }
+  }
+
+  // The next request's first byte within idle_timeout; false when the server stops first.
+  bool WaitForRequest(int sock) {
+    const absl::Time deadline = absl::Now() + options_.idle_timeout;
+    while (this->svr_sock_ != INVALID_SOCKET) {
+      const absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(100));
+      if (PollUntil(sock, POLLIN, slice)) return true;
+      if (absl::Now() >= deadline) return false;
+    }
+    return false;
+  }
+
+  const HttpServerOptions options_;
+  PerAddressCount per_address_;
+};
+
+constexpr char kSessionPath[] = "/api/v1/session";
+constexpr char kTokenCookie[] = "hpo_token";
+
+// A token goes into Set-Cookie verbatim: nothing that could end the value or the header.
+bool IsCookieSafe(absl::string_view value) {
+  return value.size() <= 256 && std::all_of(value.begin(), value.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+         });
+}
+
+// The error body for a status httplib chose itself (the body's HTTP status stays httplib's).
+absl::Status HttpStatusError(int status) {
+  switch (status) {
+    case 400: return absl::InvalidArgumentError("malformed request");
+    case 413: return absl::InvalidArgumentError("request body too large");
+    case 414: return absl::InvalidArgumentError("request URI too long");
+    case 416: return absl::OutOfRangeError("requested range not satisfiable");
+    default: return absl::UnknownError(absl::StrCat("HTTP status ", status));
+  }
+}
 
 void Send(const ApiResponse& response, httplib::Response& res) {
   res.status = response.http_status;
@@ -55,21 +418,26 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   if (absl::Status s = ParseListenAddress(options.listen, &host, &port); !s.ok()) return s;
 
   std::unique_ptr<HttpServer> server(new HttpServer());
-  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+  const bool use_tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  std::function<void()> widen_backlog;
+  if (use_tls) {
     if (options.tls_cert.empty() || options.tls_key.empty()) {
       return absl::InvalidArgumentError("dashboard TLS needs both a certificate and a key");
     }
-    auto tls = std::make_unique<httplib::SSLServer>(
-        options.tls_cert.c_str(), options.tls_key.c_str(),
+    auto tls = std::make_unique<LimitedServer<httplib::SSLServer>>(
+        options, options.tls_cert.c_str(), options.tls_key.c_str(),
         options.tls_client_ca.empty() ? nullptr : options.tls_client_ca.c_str());
     if (!tls->is_valid()) {
       return absl::InvalidArgumentError(absl::StrCat("dashboard TLS: cannot load certificate ",
                                                      options.tls_cert, " or key ",
                                                      options.tls_key));
     }
+    widen_backlog = [raw = tls.get()] { raw->WidenBacklog(); };
     server->server_ = std::move(tls);
   } else {
-    server->server_ = std::make_unique<httplib::Server>();
+    auto plain = std::make_unique<LimitedServer<httplib::Server>>(options);
+    widen_backlog = [raw = plain.get()] { raw->WidenBacklog(); };
+    server->server_ = std::move(plain);
   }
   HttpAuthorizer* authorizer = options.authorizer;
   if (authorizer == nullptr) {
@@ -92,14 +460,49 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
 
   // The one authorization point: runs before routing, for every request. API requests are
   // answered here with the authorizer's project scope; static files go on to the router.
-  http.set_pre_routing_handler([authorizer, api](const httplib::Request& req,
-                                                 httplib::Response& res) {
+  const std::string cookie_flags =
+      absl::StrCat("; Path=/; HttpOnly; SameSite=Strict", use_tls ? "; Secure" : "");
+  http.set_pre_routing_handler([authorizer, api, cookie_flags](const httplib::Request& req,
+                                                               httplib::Response& res) {
     HttpRequestInfo info;
     info.method = req.method;
     info.path = req.path;
     info.remote_addr = req.remote_addr;
     for (const auto& [name, value] : req.headers) {
       info.headers.emplace(absl::AsciiStrToLower(name), value);
+    }
+    // The page's sign-in: the server sets the token cookie, HttpOnly, so that no script can
+    // read it. DELETE forgets it (also for a revoked token, so it needs none).
+    if (req.path == kSessionPath && req.method == "DELETE") {
+      res.status = 204;
+      res.set_header("Set-Cookie", absl::StrCat(kTokenCookie, "=; Max-Age=0", cookie_flags));
+      res.set_header("Cache-Control", "no-store");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.path == kSessionPath && req.method == "POST") {
+      // Only from the Authorization header: a cross-site form cannot set it, so another site
+      // cannot sign the page in with a token of its choosing.
+      const auto it = info.headers.find("authorization");
+      absl::string_view secret;
+      if (it != info.headers.end() && absl::StartsWith(it->second, "Bearer ")) {
+        secret = absl::string_view(it->second).substr(7);
+      }
+      if (secret.empty() || !IsCookieSafe(secret)) {
+        Send(ErrorResponse(absl::UnauthenticatedError(
+                 "authorization: sign in with \"Authorization: Bearer <token>\"")),
+             res);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      info.method = "GET";  // authorized as any read of the API
+      const absl::StatusOr<std::string> scope = authorizer->Authorize(info);
+      if (!scope.ok()) {
+        Send(ErrorResponse(scope.status()), res);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      res.status = 204;
+      res.set_header("Set-Cookie", absl::StrCat(kTokenCookie, "=", secret, cookie_flags));
+      res.set_header("Cache-Control", "no-store");
+      return httplib::Server::HandlerResponse::Handled;
     }
     if (req.method != "GET" && req.method != "HEAD") {
       Send(ErrorResponse(absl::InvalidArgumentError(
@@ -135,10 +538,16 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
       res.set_content(kNoFrontEnd, "text/html; charset=utf-8");
     });
   }
+  // httplib's own refusals (400, 413, 414, 416, ...) keep their status; only 404 is "no such page".
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    Send(ErrorResponse(absl::NotFoundError(absl::StrCat("no such page: ", req.path))), res);
-    res.status = 404;
+    const int status = res.status;
+    if (status == 404) {
+      Send(ErrorResponse(absl::NotFoundError(absl::StrCat("no such page: ", req.path))), res);
+    } else {
+      Send(ErrorResponse(HttpStatusError(status)), res);
+    }
+    res.status = status;
   });
 
   if (port == 0) {
@@ -153,6 +562,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
     }
     server->port_ = port;
   }
+  widen_backlog();
   server->thread_ = std::thread([&http] { http.listen_after_bind(); });
   // stop() is a no-op until the loop runs: wait for it, so that Stop() never misses it.
   while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

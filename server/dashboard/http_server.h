@@ -3,7 +3,15 @@
 // The dashboard's HTTP server: static files of the built front end plus the JSON API
 // (api.h). Every request, static files included, passes through one HttpAuthorizer before it is
 // routed; a refusal is answered with the JSON error body (401/403) and nothing else runs.
-// Only GET and HEAD are served; the API is read-only.
+// Only GET and HEAD are served (the API is read-only), and the page's sign-in: POST
+// /api/v1/session with "Authorization: Bearer <token>" sets the token cookie (HttpOnly,
+// SameSite=Strict, Secure over TLS) once the authorizer accepts the token; DELETE clears it.
+//
+// Connections are served by a fixed pool of threads with limits that keep slow or idle clients
+// from holding it: a whole request must arrive within `request_timeout` (not just each read), an
+// idle connection is closed after `idle_timeout`, one address holds at most
+// `max_connections_per_ip` connections, and connections beyond `max_queued` waiting for a thread
+// are closed at once.
 #ifndef HPO_SERVER_DASHBOARD_HTTP_SERVER_H_
 #define HPO_SERVER_DASHBOARD_HTTP_SERVER_H_
 
@@ -14,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/dashboard/api.h"
 
 namespace httplib {
@@ -55,6 +64,17 @@ struct HttpServerOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+
+  int threads = 64;                // connections served at once
+  int max_queued = 256;            // accepted connections waiting for a thread; more are closed
+  int max_connections_per_ip = 8;  // connections one client address may have served at once
+  int max_requests_per_connection = 100;
+  // From a request's first byte to its last (request line, headers, body); TLS handshakes too.
+  absl::Duration request_timeout = absl::Seconds(10);
+  // Wait for the first byte of the next request on an open connection before closing it.
+  absl::Duration idle_timeout = absl::Seconds(2);
+  // To send one response.
+  absl::Duration response_timeout = absl::Seconds(60);
 };
 
 class HttpServer {

@@ -5,6 +5,7 @@
 #define HPO_SERVER_SERVICE_ADMIN_SERVICE_H_
 
 #include <functional>
+#include <string>
 
 #include "hpo/v1/admin_service.grpc.pb.h"
 #include "server/service/experiment_manager.h"
@@ -12,12 +13,31 @@
 
 namespace hpo::service {
 
+struct AdminServiceOptions {
+  // When set, BackupDatabase writes only into this directory (or below it): without --auth
+  // every local user is admin, and must not make the server write its files elsewhere.
+  std::string backup_dir;
+};
+
 class AdminService final : public hpo::v1::AdminService::CallbackService {
  public:
   // `guard` (not owned; nullptr allows everything) checks every request; `tokens_changed` runs
   // after a token is created or revoked (to drop cached tokens).
-  AdminService(ExperimentManager* manager, CallGuard* guard, std::function<void()> tokens_changed)
-      : manager_(manager), guard_(guard), tokens_changed_(std::move(tokens_changed)) {}
+  AdminService(ExperimentManager* manager, CallGuard* guard, std::function<void()> tokens_changed,
+               AdminServiceOptions options = {})
+      : manager_(manager),
+        guard_(guard),
+        tokens_changed_(std::move(tokens_changed)),
+        options_(std::move(options)) {}
+
+  // CreateToken's checks before the manager's: a valid project name; a non-admin token without
+  // a project gets the default project. Returns the request to store.
+  static absl::StatusOr<hpo::v1::CreateTokenRequest> PrepareToken(
+      const hpo::v1::CreateTokenRequest& request);
+  // BackupDatabase's path inside `backup_dir` (any path when it is empty), with its directory
+  // resolved; INVALID_ARGUMENT or PERMISSION_DENIED naming the path otherwise.
+  static absl::StatusOr<std::string> BackupPath(const std::string& path,
+                                                const std::string& backup_dir);
 
   grpc::ServerUnaryReactor* CreateToken(grpc::CallbackServerContext* context,
                                         const hpo::v1::CreateTokenRequest* request,
@@ -36,6 +56,7 @@ class AdminService final : public hpo::v1::AdminService::CallbackService {
   ExperimentManager* manager_;
   CallGuard* guard_;
   std::function<void()> tokens_changed_;
+  AdminServiceOptions options_;
 };
 
 }  // namespace hpo::service

@@ -1,15 +1,22 @@
 #include "server/store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-
 #include <map>
+#include <mutex>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/status_util.h"
 
@@ -190,13 +197,111 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   return Open(path, clock, Options());
 }
 
+namespace {
+
+// Corruption SQLite has detected in this process (SQLITE_CORRUPT, SQLITE_NOTADB), seen through
+// its error log: every statement of every connection reports there.
+std::atomic<int64_t> g_corruption_events{0};
+
+void OnSqliteLog(void*, int code, const char* message) {
+  const int primary = code & 0xff;
+  if (primary != SQLITE_CORRUPT && primary != SQLITE_NOTADB) return;
+  const int64_t n = g_corruption_events.fetch_add(1) + 1;
+  if (n <= 10 || n % 1000 == 0) {
+    HPO_LOG(ERROR) << "database corruption detected (" << n << " so far): " << message;
+  }
+}
+
+// Only possible before SQLite's first use in the process, which Open() normally is.
+void InstallCorruptionLog() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (sqlite3_config(SQLITE_CONFIG_LOG, &OnSqliteLog, nullptr) != SQLITE_OK) {
+      HPO_LOG(WARNING) << "SQLite was in use before the store opened: runtime corruption is "
+                          "reported by the calls that hit it only";
+    }
+  });
+}
+
+bool IsFilePath(const std::string& path) {
+  return !path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0;
+}
+
+// The database and its -wal and -shm hold every project and the token hashes: the owner alone
+// may read them. A missing database is created 0600 here (SQLite gives its -wal and -shm the
+// database's mode); an existing empty one is refused.
+absl::Status PrepareDatabaseFile(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      return absl::UnavailableError(absl::StrCat("database ", path, ": ", std::strerror(errno)));
+    }
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create database ", path, ": ", std::strerror(errno)));
+    }
+    ::close(fd);
+    return absl::OkStatus();
+  }
+  if (S_ISREG(st.st_mode) && st.st_size == 0) {
+    struct stat wal;
+    if (lstat((path + "-wal").c_str(), &wal) != 0 || wal.st_size == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", path,
+          " is an empty file (0 bytes), not an hpo database: it may have been truncated. "
+          "Restore a backup in its place, or remove it to start a new, empty database"));
+    }
+  }
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat f;
+    if (lstat(file.c_str(), &f) != 0 || !S_ISREG(f.st_mode) || (f.st_mode & 077) == 0) continue;
+    if (chmod(file.c_str(), 0600) == 0) {
+      HPO_LOG(WARNING) << file << " was readable by other users; now mode 0600";
+    } else {
+      HPO_LOG(WARNING) << file << " is readable by other users and cannot be changed to mode "
+                       << "0600: " << std::strerror(errno);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// PRAGMA quick_check: every page and record well formed (no index cross-check, so it stays
+// fast). Starting on a corrupt file would fail calls one by one, later.
+absl::Status QuickCheck(sqlite::Database& db, const std::string& path) {
+  HPO_ASSIGN_OR_RETURN(Statement check, db.Prepare("PRAGMA quick_check(5)"));
+  std::vector<std::string> problems;
+  for (;;) {
+    absl::StatusOr<bool> row = check.Step();
+    if (!row.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("database ", path, " failed its integrity check (", row.status().message(),
+                       "). Restore a backup in its place (docs/security.md, Backups)"));
+    }
+    if (!*row) break;
+    const std::string line = check.ColumnText(0);
+    if (line != "ok") problems.push_back(line);
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "database ", path, " failed its integrity check: ", absl::StrJoin(problems, "; "),
+      ". Restore a backup in its place (docs/security.md, Backups)"));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                                Clock* clock,
                                                                const Options& options) {
+  InstallCorruptionLog();
+  const int64_t corruption_before = g_corruption_events.load();
+  if (IsFilePath(path)) HPO_RETURN_IF_ERROR(PrepareDatabaseFile(path));
   HPO_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path));
+  HPO_RETURN_IF_ERROR(QuickCheck(db, path));
   HPO_ASSIGN_OR_RETURN(MigrationResult migration, MigrateToLatest(db));
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), clock));
   store->migration_ = migration;
+  store->corruption_events_at_open_ = corruption_before;
   HPO_RETURN_IF_ERROR(store->Ping());
   if (const char* file = sqlite3_db_filename(store->db_.raw(), "main");
       options.background_checkpoints && file != nullptr && *file != '\0') {
@@ -235,6 +340,12 @@ absl::Status SqliteStore::Transact(const std::function<absl::Status()>& fn,
 }
 
 absl::Status SqliteStore::Ping() {
+  // SQLite reported corruption since this store opened (only one database per process is
+  // served, so any report counts): the file cannot be trusted until it is restored.
+  if (g_corruption_events.load() > corruption_events_at_open_) {
+    return absl::DataLossError(
+        "the database is corrupt (see the log); restore a backup (docs/security.md, Backups)");
+  }
   HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare("SELECT 1"));
   HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row || stmt.ColumnInt64(0) != 1) return absl::InternalError("SELECT 1 failed");
@@ -804,16 +915,28 @@ absl::StatusOr<hpo::v1::ApiToken> SqliteStore::RevokeToken(int64_t token_id) {
 }
 
 absl::StatusOr<int64_t> SqliteStore::Backup(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
-    return absl::AlreadyExistsError(absl::StrCat("path: \"", path, "\" already exists"));
+  if (path.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("path: contains a NUL byte");
   }
+  // The copy is created here, 0600, and never through a symbolic link (a dangling one
+  // included): O_EXCL refuses any existing name.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat("path: \"", path, "\" already exists"));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("path: cannot create \"", path, "\": ", std::strerror(errno)));
+  }
+  ::close(fd);
+  std::error_code ec;
   sqlite3* dest = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+  int rc = sqlite3_open_v2(path.c_str(), &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
                            nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = dest ? sqlite3_errmsg(dest) : "out of memory";
     sqlite3_close(dest);
+    std::filesystem::remove(path, ec);
     return absl::InvalidArgumentError(
         absl::StrCat("path: cannot create \"", path, "\": ", message));
   }

@@ -19,9 +19,11 @@ namespace hpo::store {
 
 class SqliteStore final : public Store {
  public:
-  // Opens `path` (created if missing; ":memory:" for a private in-memory database), applies
-  // pending migrations and checks the connection. `clock` (not owned, must outlive the store)
-  // stamps create/update times. FAILED_PRECONDITION if the file's schema is newer than this binary.
+  // Opens `path` (created 0600 if missing; ":memory:" for a private in-memory database), checks
+  // it (PRAGMA quick_check), applies pending migrations and checks the connection. `clock` (not
+  // owned, must outlive the store) stamps create/update times. FAILED_PRECONDITION if the file's
+  // schema is newer than this binary or the file is empty (0 bytes: truncated, or not made by
+  // hpo); DATA_LOSS if it is corrupt. Existing database files readable by others become 0600.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                            Clock* clock = RealClock());
   struct Options {
@@ -44,6 +46,7 @@ class SqliteStore final : public Store {
   int64_t group_syncs() const { return wal_sync_->syncs(); }
   // The background checkpointer; null for an in-memory database.
   const sqlite::Checkpointer* checkpointer() const { return checkpointer_.get(); }
+  // DATA_LOSS once SQLite has reported corruption (see Open()), else a trivial query.
   absl::Status Ping() override;
   int64_t ChangeCount() override;
 
@@ -114,6 +117,7 @@ class SqliteStore final : public Store {
   sqlite::Database db_;
   Clock* clock_;
   MigrationResult migration_;
+  int64_t corruption_events_at_open_ = 0;  // SQLite's corruption reports before Open()
   bool in_transaction_ = false;
   std::unique_ptr<sqlite::WalSync> wal_sync_;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // declared after db_: stops first

@@ -337,6 +337,20 @@ class SecurityTest(unittest.TestCase):
         r = self.cli(self.admin, "backup", "relative.db", check=False)
         self.assertIn("INVALID_ARGUMENT", r.stderr)
 
+    def test_token_projects_are_names_and_only_admins_reach_every_project(self):
+        r = self.cli(self.admin, "token-create", "evil", "--role", "user", "--project",
+                     "=HYPERLINK(x)", check=False)
+        self.assertIn("INVALID_ARGUMENT", r.stderr)
+        self.assertIn("project", r.stderr)
+        # A non-admin token made without a project gets the default one, not every project.
+        out = self.cli(self.admin, "--json", "token-create", "dave", "--role", "read_only")
+        self.assertIn('"default"', out)
+        dave = json.loads(out)["secret"]
+        listed = json.loads(self.cli(dave, "--json", "list")).get("experiments", [])
+        self.assertEqual({e["project"] for e in listed} - {"default"}, set())
+        r = self.cli(dave, "get", str(self.alpha), check=False)
+        self.assertIn("PERMISSION_DENIED", r.stderr)
+
     def test_worker_ids_belong_to_the_project_that_registered_them(self):
         from hpo.v1 import trial_service_pb2 as t
         codes = self.grpc.StatusCode
@@ -478,6 +492,164 @@ class MutualTlsTest(unittest.TestCase):
                                text=True, timeout=60)
             self.assertEqual(r.returncode, 2)
             self.assertIn("--auth", r.stderr)
+
+
+def health_status(address):
+    """The gRPC health check's status of the whole server: 1 SERVING, 2 NOT_SERVING."""
+    import grpc
+    with grpc.insecure_channel(address) as ch:
+        check = ch.unary_unary("/grpc.health.v1.Health/Check")
+        reply = check(b"", timeout=10)
+    return reply[1] if len(reply) >= 2 and reply[0] == 0x08 else 0
+
+
+class FilesAndLocalUsersTest(unittest.TestCase):
+    """What other local users can do with the server's files: nothing."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+        self.servers = []
+
+    def tearDown(self):
+        for server in self.servers:
+            if server.running():
+                server.terminate()
+        self.tmp.cleanup()
+
+    def start(self, db_path, extra_args=()):
+        workdir = tempfile.mkdtemp(dir=self.d)
+        server = Server(ARGS.server_bin, db_path, workdir,
+                        extra_args=["--http_listen", ""] + list(extra_args))
+        server.start()
+        self.servers.append(server)
+        return server
+
+    def cli(self, server, *args):
+        return subprocess.run([ARGS.cli_bin, "--server", server.address] + list(args),
+                              capture_output=True, text=True, timeout=60)
+
+    def mode(self, path):
+        return os.lstat(path).st_mode & 0o777
+
+    def test_data_directory_and_files_are_the_owners_alone(self):
+        data = os.path.join(self.d, "data")
+        port_file = os.path.join(self.d, "port")
+        old = os.umask(0o022)
+        try:
+            proc = subprocess.Popen([ARGS.server_bin, "--data_dir", data, "--listen",
+                                     "127.0.0.1:0", "--port_file", port_file,
+                                     "--http_listen", ""],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        finally:
+            os.umask(old)
+        try:
+            wait_for(lambda: os.path.exists(port_file) or proc.poll() is not None, 30, "server")
+            with open(port_file) as f:
+                address = "127.0.0.1:%s" % f.read().strip()
+            spec = os.path.join(ARGS.source_dir, "deploy/examples/branin.json")
+            r = subprocess.run([ARGS.cli_bin, "--server", address, "create", "-f", spec],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(self.mode(data), 0o700)
+            for name in ("hpo.db", "hpo.db-wal", "hpo.db-shm", "hpo.db.lock"):
+                self.assertEqual(self.mode(os.path.join(data, name)), 0o600, name)
+            self.assertEqual(self.mode(port_file), 0o600)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    def test_second_server_on_the_same_database_refuses_to_start(self):
+        db = os.path.join(self.d, "hpo.db")
+        self.start(db)
+        r = subprocess.run([ARGS.server_bin, "--db", db, "--listen", "127.0.0.1:0",
+                            "--http_listen", ""], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("in use by another hpo-server", r.stderr)
+
+    def test_empty_database_file_is_refused(self):
+        db = os.path.join(self.d, "hpo.db")
+        open(db, "w").close()
+        r = subprocess.run([ARGS.server_bin, "--db", db, "--listen", "127.0.0.1:0",
+                            "--http_listen", ""], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("empty", r.stderr)
+        self.assertEqual(os.path.getsize(db), 0)
+
+    def test_corruption_found_at_runtime_turns_health_not_serving(self):
+        import sqlite3
+        db = os.path.join(self.d, "hpo.db")
+        server = self.start(db)
+        spec = os.path.join(ARGS.source_dir, "deploy/examples/branin.json")
+        self.assertEqual(self.cli(server, "create", "-f", spec).returncode, 0)
+        self.assertEqual(health_status(server.address), 1)
+        # Another process damages the file: the experiments table points past its end.
+        con = sqlite3.connect(db)
+        version = con.execute("PRAGMA schema_version").fetchone()[0]
+        con.execute("PRAGMA writable_schema=ON")
+        con.execute("UPDATE sqlite_master SET rootpage = 100000 WHERE name = 'experiments'")
+        con.commit()
+        con.execute("PRAGMA schema_version = %d" % (version + 1))
+        con.commit()
+        con.close()
+        r = self.cli(server, "list")
+        self.assertIn("DATA_LOSS", r.stderr)
+        wait_for(lambda: health_status(server.address) == 2, 30, "health NOT_SERVING")
+        self.assertIn("corrupt", server.read_log())
+
+    def test_backups_without_auth_stay_in_the_data_directory(self):
+        import grpc
+        from hpo.v1 import admin_service_pb2, admin_service_pb2_grpc
+        data = os.path.join(self.d, "data")
+        os.makedirs(data)
+        server = self.start(os.path.join(data, "hpo.db"))
+        outside = os.path.join(self.d, "outside.db")
+        r = self.cli(server, "backup", outside)
+        self.assertIn("PERMISSION_DENIED", r.stderr)
+        self.assertFalse(os.path.exists(outside))
+        # A link planted in the data directory is not followed, dangling or not.
+        target = os.path.join(self.d, "target.db")
+        os.symlink(target, os.path.join(data, "link.db"))
+        r = self.cli(server, "backup", os.path.join(data, "link.db"))
+        self.assertIn("ALREADY_EXISTS", r.stderr)
+        self.assertFalse(os.path.exists(target))
+        inside = os.path.join(data, "copy.db")
+        r = self.cli(server, "backup", inside)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.mode(inside), 0o600)
+        # A NUL byte does not cut the path short.
+        with grpc.insecure_channel(server.address) as ch:
+            stub = admin_service_pb2_grpc.AdminServiceStub(ch)
+            with self.assertRaises(grpc.RpcError) as e:
+                stub.BackupDatabase(admin_service_pb2.BackupDatabaseRequest(
+                    path=os.path.join(data, "nul.db\0.txt")), timeout=30)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertFalse(os.path.exists(os.path.join(data, "nul.db")))
+
+    def test_admin_token_file_is_not_written_through_a_planted_link(self):
+        victim = os.path.join(self.d, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        token_file = os.path.join(self.d, "admin.token")
+        os.symlink(victim, token_file + ".tmp")
+        self.start(os.path.join(self.d, "hpo.db"),
+                   ["--auth", "--admin_token_file", token_file])
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+        self.assertFalse(os.path.islink(token_file))
+        self.assertEqual(self.mode(token_file), 0o600)
+        with open(token_file) as f:
+            self.assertTrue(f.read().startswith("hpo_"))
+        # A token file that is a link is refused, not read.
+        other = os.path.join(self.d, "other")
+        os.makedirs(other)
+        os.symlink(token_file, os.path.join(other, "admin.token"))
+        r = subprocess.run([ARGS.server_bin, "--db", os.path.join(other, "hpo.db"), "--listen",
+                            "127.0.0.1:0", "--http_listen", "", "--auth", "--admin_token_file",
+                            os.path.join(other, "admin.token")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a link", r.stderr)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,23 @@ TEST(CsvTest, QuotesOnlyWhenNeeded) {
   EXPECT_EQ(CsvField(""), "");
 }
 
+TEST(CsvTest, FormulasBecomeText) {
+  EXPECT_EQ(CsvField("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+  EXPECT_EQ(CsvField("=1+2"), "'=1+2");
+  EXPECT_EQ(CsvField("+cmd"), "'+cmd");
+  EXPECT_EQ(CsvField("-2+3"), "'-2+3");
+  EXPECT_EQ(CsvField("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(CsvField("\tx"), "'\tx");
+  EXPECT_EQ(CsvField("\rx"), "\"'\rx\"");
+  // Numbers stay numbers.
+  EXPECT_EQ(CsvField("-1.5"), "-1.5");
+  EXPECT_EQ(CsvField("-2e-05"), "-2e-05");
+  EXPECT_EQ(CsvField("+3"), "+3");
+  EXPECT_EQ(CsvField("-inf"), "-inf");
+  EXPECT_EQ(CsvField("a=b"), "a=b");
+}
+
 TEST(CsvTest, RendersRfc4180Lines) {
   Table table{{"ID", "NOTE"}, {{"1", "a,b"}, {"2"}}};
   EXPECT_EQ(RenderCsv(table), "ID,NOTE\r\n1,\"a,b\"\r\n2,\r\n");

@@ -1,17 +1,22 @@
-// Sign-in for servers run with --auth: the token lives in a same-site cookie, which fetch and the
-// CSV download link both send (no token in URLs, where logs would keep it).
+// Sign-in for servers run with --auth: the server keeps the token in an HttpOnly, same-site
+// cookie (POST /api/v1/session), which fetch and the CSV download link both send. No script can
+// read it, and no token goes into URLs, where logs would keep it.
 
-const COOKIE = 'hpo_token';
+const SESSION = '/api/v1/session';
 
-export function hasToken(): boolean {
-  return document.cookie.split(';').some((c) => c.trim().startsWith(COOKIE + '='));
-}
-
-function setToken(token: string | null): void {
-  const secure = location.protocol === 'https:' ? '; Secure' : '';
-  document.cookie = token
-    ? `${COOKIE}=${encodeURIComponent(token)}; path=/; SameSite=Strict${secure}`
-    : `${COOKIE}=; path=/; max-age=0; SameSite=Strict${secure}`;
+async function signIn(token: string): Promise<string | null> {
+  try {
+    const resp = await fetch(SESSION, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      cache: 'no-store',
+    });
+    if (resp.ok) return null;
+    const body = await resp.json().catch(() => null);
+    return body?.error?.message ?? `sign-in refused (HTTP ${resp.status})`;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
 }
 
 /** Shows the token form (once) below the error banner; `onSignIn` runs after a token is set. */
@@ -33,12 +38,21 @@ export function showSignIn(onSignIn: () => void): void {
   button.type = 'submit';
   button.textContent = 'Sign in';
   form.append(label, button);
+  const problem = document.createElement('span');
+  problem.dataset.testid = 'signin-error';
+  form.append(problem);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!input.value.trim()) return;
-    setToken(input.value.trim());
-    form.remove();
-    onSignIn();
+    const token = input.value.trim();
+    if (!token) return;
+    void signIn(token).then((error) => {
+      if (error !== null) {
+        problem.textContent = ` ${error}`;
+        return;
+      }
+      form.remove();
+      onSignIn();
+    });
   });
   const anchor = document.getElementById('error');
   (anchor?.parentElement ?? document.body).insertBefore(form, anchor?.nextSibling ?? null);
@@ -46,5 +60,5 @@ export function showSignIn(onSignIn: () => void): void {
 
 /** Forgets a token the server refused. */
 export function clearToken(): void {
-  setToken(null);
+  void fetch(SESSION, { method: 'DELETE', cache: 'no-store' }).catch(() => undefined);
 }

@@ -5,7 +5,7 @@ import { el } from './format';
 import { ExperimentView } from './experiment';
 import { ListView } from './list';
 import { showError, View } from './view';
-import { clearToken, hasToken, showSignIn } from './auth';
+import { clearToken, showSignIn } from './auth';
 
 const POLL_MS = 2000;
 
@@ -71,7 +71,7 @@ async function refreshView(fetchRevision: boolean): Promise<void> {
     } catch (e) {
       if (v === view) showError(e instanceof Error ? e.message : String(e));
       if (e instanceof ApiError && e.status === 401) {
-        if (hasToken()) clearToken();
+        clearToken();
         showSignIn(() => void refreshView(true));
       }
     }
