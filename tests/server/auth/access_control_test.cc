@@ -1,6 +1,8 @@
 #include "server/auth/access_control.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "google/protobuf/dynamic_message.h"
@@ -207,6 +209,31 @@ TEST_F(AccessControlTest, RolesDecideTheMethods) {
   EXPECT_TRUE(access_->Authorize(admin, tokens).ok());
   get.set_experiment_id(experiment_b_);
   EXPECT_TRUE(access_->Authorize(admin, get).ok());  // unscoped
+}
+
+TEST_F(AccessControlTest, OnlyAdminTokensReachEveryProject) {
+  // A user token stored without a project (as older servers made them) has the default one.
+  const Principal user = Login("legacy", v1::ROLE_USER, "");
+  EXPECT_EQ(user.project, kDefaultProject);
+  EXPECT_THAT(access_->AuthorizeExperimentRead(user, experiment_a_),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(ScopedProject(user, ""), kDefaultProject);
+  const Principal admin = Login("root", v1::ROLE_ADMIN, "");
+  EXPECT_EQ(admin.project, "");
+  HPO_EXPECT_OK(access_->AuthorizeExperimentRead(admin, experiment_a_));
+}
+
+TEST(CheckProjectNameTest, AcceptsExperimentProjectNamesOnly) {
+  HPO_EXPECT_OK(CheckProjectName("alpha"));
+  HPO_EXPECT_OK(CheckProjectName("team-1.dlrm_v2"));
+  HPO_EXPECT_OK(CheckProjectName(std::string(128, 'a')));
+  const std::vector<std::string> bad_names = {
+      "", "1abc", "a b", "=HYPERLINK(x)", "a/b", std::string(129, 'a'), std::string("a\0b", 3)};
+  for (const std::string& bad : bad_names) {
+    EXPECT_THAT(CheckProjectName(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("project")))
+        << bad;
+  }
 }
 
 TEST_F(AccessControlTest, RateLimitRefillsOverTime) {
