@@ -120,9 +120,10 @@ bool IsNumber(absl::string_view text) {
 
 std::string CsvField(absl::string_view text) {
   // A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)):
-  // a leading quote makes it text (OWASP's rule for CSV injection).
+  // a leading quote makes it text (OWASP's rule for CSV injection). One character alone, like
+  // the tables' "-" for none, is no formula.
   std::string guarded;
-  if (!text.empty() &&
+  if (text.size() > 1 &&
       absl::string_view("=+-@\t\r").find(text.front()) != absl::string_view::npos &&
       !IsNumber(text)) {
     guarded = absl::StrCat("'", text);

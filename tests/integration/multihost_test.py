@@ -181,7 +181,8 @@ class MultiHostTest(ProcessTestCase):
             self.address = "%s:%s" % (net.address(0), f.read().strip())
         with open(self.admin_file) as f:
             self.admin_token = f.read().strip()
-        made = self.cli(["token-create", "workers", "--role", "worker"], self.admin_token)
+        made = self.cli(["token-create", "workers", "--role", "worker", "--project", "multihost"],
+                        self.admin_token)
         self.worker_token = re.search(r"hpo_[0-9a-f]{48}", made).group(0)
         return server
 

@@ -97,6 +97,7 @@ TEST(CsvTest, FormulasBecomeText) {
   EXPECT_EQ(CsvField("+3"), "+3");
   EXPECT_EQ(CsvField("-inf"), "-inf");
   EXPECT_EQ(CsvField("a=b"), "a=b");
+  EXPECT_EQ(CsvField("-"), "-");  // the tables' "none"
 }
 
 TEST(CsvTest, RendersRfc4180Lines) {
