@@ -60,6 +60,9 @@ ABSL_FLAG(double, lease_timeout_seconds, 60,
           "A worker's lease on a trial expires after this long without a heartbeat.");
 ABSL_FLAG(int, max_lease_attempts, 3,
           "Leases a trial may get before an expired lease marks it failed.");
+ABSL_FLAG(int64_t, curve_cache_points, 1'000'000,
+          "Learning-curve points the pruners keep in memory (all experiments together); beyond, "
+          "the least recently reported experiments are read again from the database.");
 ABSL_FLAG(bool, auth, false,
           "Require API tokens on every gRPC call and dashboard API request (see docs/security.md).");
 ABSL_FLAG(std::string, admin_token_file, "",
@@ -323,8 +326,11 @@ int Run() {
   scheduler_options.lease_timeout = absl::Seconds(absl::GetFlag(FLAGS_lease_timeout_seconds));
   scheduler_options.group_commit = absl::GetFlag(FLAGS_group_commit);
   scheduler_options.max_attempts = absl::GetFlag(FLAGS_max_lease_attempts);
-  if (scheduler_options.lease_timeout <= absl::ZeroDuration() || scheduler_options.max_attempts < 1) {
-    HPO_LOG(ERROR) << "--lease_timeout_seconds must be > 0 and --max_lease_attempts >= 1";
+  scheduler_options.curve_cache_max_points = absl::GetFlag(FLAGS_curve_cache_points);
+  if (scheduler_options.lease_timeout <= absl::ZeroDuration() || scheduler_options.max_attempts < 1 ||
+      scheduler_options.curve_cache_max_points < 0) {
+    HPO_LOG(ERROR) << "--lease_timeout_seconds must be > 0, --max_lease_attempts >= 1 and "
+                      "--curve_cache_points >= 0";
     return 2;
   }
   hpo::service::TrialScheduler scheduler(&manager, hpo::RealClock(), scheduler_options);
