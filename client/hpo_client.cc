@@ -23,6 +23,26 @@ std::vector<T> ToVector(const google::protobuf::RepeatedPtrField<T>& field) {
   return std::vector<T>(field.begin(), field.end());
 }
 
+// Calls `call(request, &response)` page after page, following next_page_token, and returns the
+// items (`items(&response)`) of every page in order.
+template <typename T, typename Response, typename Request, typename CallFn, typename ItemsFn>
+absl::StatusOr<std::vector<T>> CollectPages(Request request, CallFn call, ItemsFn items) {
+  std::vector<T> out;
+  while (true) {
+    Response response;
+    if (absl::Status status = call(request, &response); !status.ok()) return status;
+    google::protobuf::RepeatedPtrField<T>* page = items(&response);
+    out.reserve(out.size() + page->size());
+    for (T& item : *page) out.push_back(std::move(item));
+    if (response.next_page_token().empty()) return out;
+    // A server that hands back the token it was given would keep us here forever.
+    if (response.next_page_token() == request.page_token()) {
+      return absl::InternalError("server returned the same page_token again");
+    }
+    request.set_page_token(response.next_page_token());
+  }
+}
+
 }  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
@@ -119,9 +139,13 @@ absl::StatusOr<std::vector<Experiment>> HpoClient::ListExperiments(
   hpo::v1::ListExperimentsRequest request;
   request.set_project(project);
   for (ExperimentState state : states) request.add_states(state);
-  hpo::v1::ListExperimentsResponse response;
-  HPO_CLIENT_CALL_(*experiment_stub_, ListExperiments, request, response);
-  return ToVector(response.experiments());
+  return CollectPages<Experiment, hpo::v1::ListExperimentsResponse>(
+      request,
+      [this](const hpo::v1::ListExperimentsRequest& page, hpo::v1::ListExperimentsResponse* out) {
+        HPO_CLIENT_CALL_(*experiment_stub_, ListExperiments, page, *out);
+        return absl::OkStatus();
+      },
+      [](hpo::v1::ListExperimentsResponse* r) { return r->mutable_experiments(); });
 }
 
 absl::StatusOr<Experiment> HpoClient::SetExperimentState(int64_t experiment_id,
@@ -161,9 +185,13 @@ absl::StatusOr<std::vector<Suggestion>> HpoClient::ListSuggestions(
   hpo::v1::ListSuggestionsRequest request;
   request.set_experiment_id(experiment_id);
   for (SuggestionState state : states) request.add_states(state);
-  hpo::v1::ListSuggestionsResponse response;
-  HPO_CLIENT_CALL_(*experiment_stub_, ListSuggestions, request, response);
-  return ToVector(response.suggestions());
+  return CollectPages<Suggestion, hpo::v1::ListSuggestionsResponse>(
+      request,
+      [this](const hpo::v1::ListSuggestionsRequest& page, hpo::v1::ListSuggestionsResponse* out) {
+        HPO_CLIENT_CALL_(*experiment_stub_, ListSuggestions, page, *out);
+        return absl::OkStatus();
+      },
+      [](hpo::v1::ListSuggestionsResponse* r) { return r->mutable_suggestions(); });
 }
 
 absl::StatusOr<Suggestion> HpoClient::DeleteSuggestion(int64_t experiment_id,
@@ -186,9 +214,13 @@ absl::StatusOr<Observation> HpoClient::CreateObservation(
 absl::StatusOr<std::vector<Observation>> HpoClient::ListObservations(int64_t experiment_id) const {
   hpo::v1::ListObservationsRequest request;
   request.set_experiment_id(experiment_id);
-  hpo::v1::ListObservationsResponse response;
-  HPO_CLIENT_CALL_(*experiment_stub_, ListObservations, request, response);
-  return ToVector(response.observations());
+  return CollectPages<Observation, hpo::v1::ListObservationsResponse>(
+      request,
+      [this](const hpo::v1::ListObservationsRequest& page, hpo::v1::ListObservationsResponse* out) {
+        HPO_CLIENT_CALL_(*experiment_stub_, ListObservations, page, *out);
+        return absl::OkStatus();
+      },
+      [](hpo::v1::ListObservationsResponse* r) { return r->mutable_observations(); });
 }
 
 absl::StatusOr<std::vector<Observation>> HpoClient::GetBestAssignments(
@@ -205,9 +237,13 @@ absl::StatusOr<std::vector<Checkpoint>> HpoClient::ListCheckpoints(int64_t exper
   hpo::v1::ListCheckpointsRequest request;
   request.set_experiment_id(experiment_id);
   request.set_suggestion_id(suggestion_id);
-  hpo::v1::ListCheckpointsResponse response;
-  HPO_CLIENT_CALL_(*experiment_stub_, ListCheckpoints, request, response);
-  return ToVector(response.checkpoints());
+  return CollectPages<Checkpoint, hpo::v1::ListCheckpointsResponse>(
+      request,
+      [this](const hpo::v1::ListCheckpointsRequest& page, hpo::v1::ListCheckpointsResponse* out) {
+        HPO_CLIENT_CALL_(*experiment_stub_, ListCheckpoints, page, *out);
+        return absl::OkStatus();
+      },
+      [](hpo::v1::ListCheckpointsResponse* r) { return r->mutable_checkpoints(); });
 }
 
 absl::StatusOr<hpo::v1::RegisterWorkerResponse> HpoClient::RegisterWorker(

@@ -58,7 +58,9 @@ struct HpoClientOptions {
 // Thin wrapper over the two service stubs.
 //
 // Every unary method sets a deadline of `timeout()` from the start of the call, converts the
-// grpc::Status with FromGrpcStatus and returns the interesting part of the response. Error codes
+// grpc::Status with FromGrpcStatus and returns the interesting part of the response. The List
+// methods return every item: they follow the server's pages (next_page_token), one call with its
+// own deadline per page, and fail if any page does. Error codes
 // are the server's (see experiment_service.proto): kInvalidArgument, kNotFound, kAlreadyExists,
 // kFailedPrecondition; in addition kDeadlineExceeded when the deadline passes and kUnavailable
 // when the server cannot be reached.

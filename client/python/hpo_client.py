@@ -14,7 +14,8 @@ HPO_STUBS_AUTOGEN=0 to forbid that.
     values = assignment_to_dict(suggestion.assignment)    # {"x1": 0.3, "penalty": "none"}
     client.create_observation(experiment.id, suggestion_id=suggestion.id, values={"loss": 1.5})
 
-Errors are grpc.RpcError, with .code() and .details() as the server sent them.
+Errors are grpc.RpcError, with .code() and .details() as the server sent them. The list_*
+methods return every item: they follow the server's pages (next_page_token), one call per page.
 """
 
 import os
@@ -94,6 +95,20 @@ def dict_to_assignment(values, search_space=None):
     return assignment
 
 
+def _all_pages(call, request, field, timeout):
+    """Every item of a List call: `field` of each reply, following next_page_token."""
+    items = []
+    while True:
+        response = call(request, timeout=timeout)
+        items.extend(getattr(response, field))
+        if not response.next_page_token:
+            return items
+        # A server that hands back the token it was given would keep us here forever.
+        if response.next_page_token == request.page_token:
+            raise RuntimeError("server returned the same page_token again")
+        request.page_token = response.next_page_token
+
+
 class HpoClient:
     """ExperimentService and TrialService stubs with a deadline on every call."""
 
@@ -131,7 +146,7 @@ class HpoClient:
     def list_experiments(self, project="", states=()):
         request = experiment_service_pb2.ListExperimentsRequest(project=project,
                                                                 states=list(states))
-        return list(self.experiments.ListExperiments(request, timeout=self.timeout).experiments)
+        return _all_pages(self.experiments.ListExperiments, request, "experiments", self.timeout)
 
     def set_experiment_state(self, experiment_id, state):
         request = experiment_service_pb2.SetExperimentStateRequest(experiment_id=experiment_id,
@@ -155,7 +170,7 @@ class HpoClient:
     def list_suggestions(self, experiment_id, states=()):
         request = experiment_service_pb2.ListSuggestionsRequest(experiment_id=experiment_id,
                                                                 states=list(states))
-        return list(self.experiments.ListSuggestions(request, timeout=self.timeout).suggestions)
+        return _all_pages(self.experiments.ListSuggestions, request, "suggestions", self.timeout)
 
     def delete_suggestion(self, experiment_id, suggestion_id):
         request = experiment_service_pb2.DeleteSuggestionRequest(experiment_id=experiment_id,
@@ -185,8 +200,8 @@ class HpoClient:
 
     def list_observations(self, experiment_id):
         request = experiment_service_pb2.ListObservationsRequest(experiment_id=experiment_id)
-        return list(self.experiments.ListObservations(request,
-                                                      timeout=self.timeout).observations)
+        return _all_pages(self.experiments.ListObservations, request, "observations",
+                          self.timeout)
 
     def best_assignments(self, experiment_id):
         request = experiment_service_pb2.GetBestAssignmentsRequest(experiment_id=experiment_id)
@@ -196,4 +211,4 @@ class HpoClient:
     def list_checkpoints(self, experiment_id, suggestion_id):
         request = experiment_service_pb2.ListCheckpointsRequest(experiment_id=experiment_id,
                                                                 suggestion_id=suggestion_id)
-        return list(self.experiments.ListCheckpoints(request, timeout=self.timeout).checkpoints)
+        return _all_pages(self.experiments.ListCheckpoints, request, "checkpoints", self.timeout)

@@ -1,7 +1,9 @@
 // File: server/service/experiment_service.h
 //
 // gRPC adapter of hpo.v1.ExperimentService over ExperimentManager (callback API). Each handler
-// converts the request, calls the manager and finishes; all rules live in the manager.
+// converts the request, calls the manager and finishes; all rules live in the manager, except the
+// paging of the List calls (page size, page token, reply byte budget), which is done here over
+// the manager's whole lists.
 #ifndef HPO_SERVER_SERVICE_EXPERIMENT_SERVICE_H_
 #define HPO_SERVER_SERVICE_EXPERIMENT_SERVICE_H_
 

@@ -7,9 +7,13 @@
 // Special ids of GetExperiment:
 //   kSlowExperimentId          blocks until the call's deadline passes (or 10 s);
 //   kStatusExperimentBase + c  fails with grpc::StatusCode c and message "code <c>".
+//
+// The List calls return everything in one reply unless set_page_size(n) makes them page, n items
+// at a time (the token is the offset of the next item), as the real server does with more.
 #ifndef HPO_TESTS_CLIENT_FAKE_EXPERIMENT_SERVICE_H_
 #define HPO_TESTS_CLIENT_FAKE_EXPERIMENT_SERVICE_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -18,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -87,11 +92,12 @@ class FakeExperimentService final : public hpo::v1::ExperimentService::Service {
                                hpo::v1::ListExperimentsResponse* response) override {
     absl::MutexLock lock(&mu_);
     last_list_request_ = *request;
+    std::vector<hpo::v1::Experiment> listed;
     for (auto it = experiments_.rbegin(); it != experiments_.rend(); ++it) {
       if (!request->project().empty() && it->second.project() != request->project()) continue;
-      *response->add_experiments() = it->second;
+      listed.push_back(it->second);
     }
-    return grpc::Status::OK;
+    return ServePage(listed, request->page_token(), response->mutable_experiments(), response);
   }
 
   grpc::Status SetExperimentState(grpc::ServerContext* context,
@@ -141,12 +147,11 @@ class FakeExperimentService final : public hpo::v1::ExperimentService::Service {
                                const hpo::v1::ListSuggestionsRequest* request,
                                hpo::v1::ListSuggestionsResponse* response) override {
     absl::MutexLock lock(&mu_);
+    std::vector<hpo::v1::Suggestion> listed;
     for (const auto& suggestion : suggestions_) {
-      if (suggestion.experiment_id() == request->experiment_id()) {
-        *response->add_suggestions() = suggestion;
-      }
+      if (suggestion.experiment_id() == request->experiment_id()) listed.push_back(suggestion);
     }
-    return grpc::Status::OK;
+    return ServePage(listed, request->page_token(), response->mutable_suggestions(), response);
   }
 
   grpc::Status CreateObservation(grpc::ServerContext* context,
@@ -170,12 +175,11 @@ class FakeExperimentService final : public hpo::v1::ExperimentService::Service {
                                 const hpo::v1::ListObservationsRequest* request,
                                 hpo::v1::ListObservationsResponse* response) override {
     absl::MutexLock lock(&mu_);
+    std::vector<hpo::v1::Observation> listed;
     for (const auto& observation : observations_) {
-      if (observation.experiment_id() == request->experiment_id()) {
-        *response->add_observations() = observation;
-      }
+      if (observation.experiment_id() == request->experiment_id()) listed.push_back(observation);
     }
-    return grpc::Status::OK;
+    return ServePage(listed, request->page_token(), response->mutable_observations(), response);
   }
 
   grpc::Status GetBestAssignments(grpc::ServerContext* context,
@@ -195,15 +199,27 @@ class FakeExperimentService final : public hpo::v1::ExperimentService::Service {
   grpc::Status ListCheckpoints(grpc::ServerContext* context,
                                const hpo::v1::ListCheckpointsRequest* request,
                                hpo::v1::ListCheckpointsResponse* response) override {
+    std::vector<hpo::v1::Checkpoint> curve(3);
     for (int step = 0; step < 3; ++step) {
-      hpo::v1::Checkpoint* checkpoint = response->add_checkpoints();
-      checkpoint->set_step(step * 100);
-      checkpoint->set_elapsed_seconds(step * 1.5);
-      hpo::v1::MetricValue* value = checkpoint->add_metrics();
+      hpo::v1::Checkpoint& checkpoint = curve[step];
+      checkpoint.set_step(step * 100);
+      checkpoint.set_elapsed_seconds(step * 1.5);
+      hpo::v1::MetricValue* value = checkpoint.add_metrics();
       value->set_name("auc");
       value->set_value(0.7 + 0.01 * step);
     }
-    return grpc::Status::OK;
+    absl::MutexLock lock(&mu_);
+    return ServePage(curve, request->page_token(), response->mutable_checkpoints(), response);
+  }
+
+  void set_page_size(int page_size) {
+    absl::MutexLock lock(&mu_);
+    page_size_ = page_size;
+  }
+  // List calls served so far.
+  int list_calls() {
+    absl::MutexLock lock(&mu_);
+    return list_calls_;
   }
 
   absl::Time last_deadline() {
@@ -224,7 +240,25 @@ class FakeExperimentService final : public hpo::v1::ExperimentService::Service {
   }
 
  private:
+  // One page of `items` from the offset in `page_token`.
+  template <typename T, typename Response>
+  grpc::Status ServePage(const std::vector<T>& items, const std::string& page_token,
+                         google::protobuf::RepeatedPtrField<T>* out, Response* response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++list_calls_;
+    size_t begin = 0;
+    if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &begin) || begin > items.size())) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_token: not a page token");
+    }
+    const size_t end = page_size_ > 0 ? std::min(items.size(), begin + page_size_) : items.size();
+    for (size_t i = begin; i < end; ++i) *out->Add() = items[i];
+    if (end < items.size()) response->set_next_page_token(absl::StrCat(end));
+    return grpc::Status::OK;
+  }
+
   absl::Mutex mu_;
+  int page_size_ ABSL_GUARDED_BY(mu_) = 0;
+  int list_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_experiment_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_suggestion_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_observation_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -1,6 +1,7 @@
 #include "client/hpo_client.h"
 
 #include <memory>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -137,6 +138,51 @@ TEST_F(HpoClientTest, ListPassesProjectAndStates) {
   absl::StatusOr<std::vector<hpo::v1::Experiment>> other = client_->ListExperiments("other");
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->empty());
+}
+
+TEST_F(HpoClientTest, ListsFollowEveryPage) {
+  server_.experiments().set_page_size(2);
+  std::vector<int64_t> ids;
+  for (const char* name : {"p1", "p2", "p3", "p4", "p5"}) {
+    absl::StatusOr<hpo::v1::Experiment> created = client_->CreateExperiment(SmallExperiment(name));
+    ASSERT_TRUE(created.ok()) << created.status();
+    ids.insert(ids.begin(), created->id());  // listed newest first
+  }
+  absl::StatusOr<std::vector<hpo::v1::Experiment>> experiments = client_->ListExperiments();
+  ASSERT_TRUE(experiments.ok()) << experiments.status();
+  std::vector<int64_t> listed;
+  for (const auto& e : *experiments) listed.push_back(e.id());
+  EXPECT_EQ(listed, ids);
+  EXPECT_EQ(server_.experiments().list_calls(), 3);
+
+  const int64_t id = ids.back();
+  std::vector<int64_t> suggestion_ids;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<hpo::v1::Suggestion> suggestion = client_->CreateSuggestion(id);
+    ASSERT_TRUE(suggestion.ok()) << suggestion.status();
+    suggestion_ids.push_back(suggestion->id());
+    hpo::v1::CreateObservationRequest request;
+    request.set_experiment_id(id);
+    request.set_suggestion_id(suggestion->id());
+    ASSERT_TRUE(client_->CreateObservation(request).ok());
+  }
+  absl::StatusOr<std::vector<hpo::v1::Suggestion>> suggestions = client_->ListSuggestions(id);
+  ASSERT_TRUE(suggestions.ok()) << suggestions.status();
+  ASSERT_EQ(suggestions->size(), 3u);
+  absl::StatusOr<std::vector<hpo::v1::Observation>> observations = client_->ListObservations(id);
+  ASSERT_TRUE(observations.ok()) << observations.status();
+  ASSERT_EQ(observations->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*suggestions)[i].id(), suggestion_ids[i]);
+    EXPECT_EQ((*observations)[i].suggestion_id(), suggestion_ids[i]);
+  }
+  absl::StatusOr<std::vector<hpo::v1::Checkpoint>> curve =
+      client_->ListCheckpoints(id, suggestion_ids[0]);
+  ASSERT_TRUE(curve.ok()) << curve.status();
+  ASSERT_EQ(curve->size(), 3u);
+  EXPECT_EQ((*curve)[2].step(), 200);
+  // Two pages for each of the three lists of three items.
+  EXPECT_EQ(server_.experiments().list_calls(), 3 + 3 * 2);
 }
 
 TEST_F(HpoClientTest, SuggestObserveAndBest) {

@@ -78,6 +78,17 @@ class FakeService(experiment_service_pb2_grpc.ExperimentServiceServicer):
             self.observations.append(observation)
             return experiment_service_pb2.CreateObservationResponse(observation=observation)
 
+    def ListObservations(self, request, context):
+        """Two observations a page; the token is the offset of the next one."""
+        with self.lock:
+            mine = [o for o in self.observations if o.experiment_id == request.experiment_id]
+            start = int(request.page_token or "0")
+            response = experiment_service_pb2.ListObservationsResponse(
+                observations=mine[start:start + 2])
+            if start + 2 < len(mine):
+                response.next_page_token = str(start + 2)
+            return response
+
     def GetBestAssignments(self, request, context):
         with self.lock:
             mine = [o for o in self.observations if o.experiment_id == request.experiment_id]
@@ -110,6 +121,15 @@ class ExampleLoopTest(unittest.TestCase):
         best = min(o.values[0].value for o in self.service.observations)
         self.assertIn(f"branin={best:.6g}", out.getvalue().splitlines()[-2])
         self.assertTrue(out.getvalue().splitlines()[-2].startswith("best: "))
+
+    def test_client_lists_every_page(self):
+        import hpo_client
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(
+                example_loop.main(["--server", f"127.0.0.1:{self.port}", "--budget", "5"]), 0)
+        with hpo_client.HpoClient(f"127.0.0.1:{self.port}") as client:
+            listed = client.list_observations(1)
+        self.assertEqual([o.id for o in listed], [1, 2, 3, 4, 5])
 
     def test_rpc_error_exits_one(self):
         self.server.stop(None)
