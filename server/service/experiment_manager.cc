@@ -305,6 +305,9 @@ absl::StatusOr<Suggestion> ExperimentManager::IssueSuggestion(
               result = std::move(candidate);
               apply_lease(result);
               HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
+              // A release gives its attempt number back, so the number may repeat: the new
+              // lease's steps start over whatever the last one reported.
+              HPO_RETURN_IF_ERROR(store_->ClearReportedStep(result.id()));
               HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
               return absl::OkStatus();
             }

@@ -553,8 +553,9 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
       }
     }
     HPO_RETURN_IF_ERROR(space::ValidateCheckpoint(e, checked, "checkpoint"));
-    // Steps increase within a lease attempt. A step already stored may come again (a client
-    // resending after a lost answer): answered again, stored once. A new attempt starts over.
+    // Steps increase within a lease. A step already stored may come again (a client resending
+    // after a lost answer): answered again, stored once. A new lease starts over (the store
+    // forgets the step when the lease is issued).
     HPO_ASSIGN_OR_RETURN(std::optional<int64_t> last,
                          store->GetReportedStep(s.id(), s.attempts()));
     if (last.has_value() && checkpoint.step() < *last) {

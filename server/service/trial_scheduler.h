@@ -26,8 +26,8 @@
 //   exactly like an unknown id. Unscoped callers may use every worker. A worker registered before
 //   owners were recorded belongs to the first caller that registers, leases or beats with it.
 // - Concurrent LeaseTrial calls of one worker id are serialized, so they get one suggestion.
-// - Checkpoint steps increase within a lease attempt (a resend of the last step is a retry); a
-//   lower step is INVALID_ARGUMENT. A new attempt runs the trial from its first step again.
+// - Checkpoint steps increase within a lease (a resend of the last step is a retry); a lower
+//   step is INVALID_ARGUMENT. Every new lease runs the trial from its first step again.
 //
 // Errors: NOT_FOUND (unknown worker, suggestion or experiment), PERMISSION_DENIED (registering
 // another project's worker id), FAILED_PRECONDITION (the worker does not hold the suggestion:

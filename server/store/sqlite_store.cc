@@ -731,6 +731,14 @@ absl::Status SqliteStore::SetReportedStep(int64_t suggestion_id, int attempt, in
   return stmt.Run();
 }
 
+absl::Status SqliteStore::ClearReportedStep(int64_t suggestion_id) {
+  HPO_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.Prepare("UPDATE suggestions SET report_attempt = NULL, report_step = NULL WHERE id = ?"));
+  stmt.BindInt64(1, suggestion_id);
+  return stmt.Run();
+}
+
 absl::StatusOr<bool> SqliteStore::HasCheckpoint(int64_t suggestion_id, int64_t step) {
   HPO_ASSIGN_OR_RETURN(
       Statement stmt,

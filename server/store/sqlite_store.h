@@ -84,6 +84,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::optional<int64_t>> GetReportedStep(int64_t suggestion_id,
                                                          int attempt) override;
   absl::Status SetReportedStep(int64_t suggestion_id, int attempt, int64_t step) override;
+  absl::Status ClearReportedStep(int64_t suggestion_id) override;
   absl::StatusOr<bool> HasCheckpoint(int64_t suggestion_id, int64_t step) override;
 
   absl::Status UpsertWorker(const std::string& worker_id, const hpo::v1::WorkerInfo& info,

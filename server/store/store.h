@@ -149,6 +149,9 @@ class Store {
   virtual absl::StatusOr<std::optional<int64_t>> GetReportedStep(int64_t suggestion_id,
                                                                  int attempt) = 0;
   virtual absl::Status SetReportedStep(int64_t suggestion_id, int attempt, int64_t step) = 0;
+  // Forgets the reported step: a new lease runs the trial from its first step, and attempt
+  // numbers repeat (a released attempt is given back).
+  virtual absl::Status ClearReportedStep(int64_t suggestion_id) = 0;
   // Whether the suggestion's curve has a point at `step`.
   virtual absl::StatusOr<bool> HasCheckpoint(int64_t suggestion_id, int64_t step) = 0;
 

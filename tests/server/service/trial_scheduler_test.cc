@@ -513,6 +513,37 @@ TEST_F(TrialSchedulerTest, StepOrderIsKeptAcrossARestartAndStartsOverWithANewAtt
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("checkpoint.step")));
 }
 
+TEST_F(TrialSchedulerTest, EveryNewLeaseStartsTheStepsOverAlthoughReleasesReuseAttemptNumbers) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string a = Register("a");
+  auto release = [&](int64_t suggestion) {
+    v1::ReleaseTrialRequest r;
+    r.set_worker_id(a);
+    r.set_suggestion_id(suggestion);
+    r.set_reason("SIGTERM");
+    return scheduler_->ReleaseTrial(r);
+  };
+  auto first = Lease(a);
+  HPO_ASSERT_OK(first);
+  const int64_t id = first->suggestion().id();
+  HPO_ASSERT_OK(release(id));
+  auto second = Lease(a);
+  HPO_ASSERT_OK(second);
+  ASSERT_EQ(second->suggestion().id(), id);
+  EXPECT_EQ(second->suggestion().attempts(), 2);
+  for (int64_t step = 10; step <= 50; step += 10) HPO_ASSERT_OK(Report(a, id, step, 0.5));
+  HPO_ASSERT_OK(release(id));
+  auto third = Lease(a);
+  HPO_ASSERT_OK(third);
+  ASSERT_EQ(third->suggestion().id(), id);
+  EXPECT_EQ(third->suggestion().attempts(), 2);  // the same number as the second lease's
+  auto restarted = Report(a, id, 5, 0.5);
+  HPO_ASSERT_OK(restarted);
+  EXPECT_EQ(restarted->decision(), v1::DECISION_CONTINUE);
+  EXPECT_THAT(Report(a, id, 4, 0.5),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("checkpoint.step")));
+}
+
 // --- One worker id, concurrent calls ---
 
 TEST_F(TrialSchedulerTest, ConcurrentLeasesOfOneWorkerGetOneSuggestion) {
