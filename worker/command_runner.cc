@@ -11,6 +11,8 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <set>
+#include <string_view>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -22,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace hpo::worker {
 namespace {
@@ -155,30 +158,20 @@ std::vector<std::string> DefaultPassEnv() {
 
 namespace {
 
-// Quoting context of a /bin/sh script position, per command-substitution level.
-struct ShellFrame {
-  enum class Quote { kNone, kSingle, kDouble } quote = Quote::kNone;
-  int parens = 0;         // open parentheses of a $( ) frame; 0 for the script and `...`
-  bool backtick = false;  // a `...` frame
-};
-
-// A reference to environment variable `var` that the shell expands as one word wherever it
-// stands: the reference is written for the quoting context, the value is never shell source.
-std::string VariableReference(const std::string& var, ShellFrame::Quote quote) {
-  switch (quote) {
-    case ShellFrame::Quote::kNone:
-      return absl::StrCat("\"${", var, "}\"");
-    case ShellFrame::Quote::kDouble:
-      return absl::StrCat("${", var, "}");
-    case ShellFrame::Quote::kSingle:
-      return absl::StrCat("'\"${", var, "}\"'");
-  }
-  return "";
-}
-
 bool PlainName(const std::string& name) {
   for (char c : name) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A word bash's arithmetic cannot turn into a command (no subscript, expansion or assignment).
+bool PlainWord(const std::string& value) {
+  for (char c : value) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("_.,:/@%+-").find(c) == std::string_view::npos) {
       return false;
     }
   }
@@ -189,89 +182,386 @@ std::string SingleQuote(const std::string& text) {
   return absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "'\\''"}}), "'");
 }
 
-}  // namespace
+std::string Excerpt(const std::string& text) {
+  return text.size() <= 40 ? text : absl::StrCat(text.substr(0, 40), "...");
+}
 
-CommandLine CommandRunner::BuildCommandLine(const std::string& command,
-                                            const hpo::v1::Assignment& assignment) {
-  std::map<std::string, std::string> sorted;
-  for (const auto& [name, value] : assignment.values()) sorted[name] = ValueText(value);
-  CommandLine out;
-  std::map<std::string, std::string> variables;  // parameter name -> HPO_ARG_<k>
-  for (const auto& [name, value] : sorted) {
-    const std::string var = absl::StrCat("HPO_ARG_", variables.size());
-    variables[name] = var;
-    out.env.push_back(absl::StrCat(var, "=", value));
-  }
-  // One pass over the command: substituted text is never scanned again.
-  using Quote = ShellFrame::Quote;
-  std::vector<ShellFrame> frames(1);
-  bool placeholders = false;
-  std::string& script = out.script;
-  const size_t n = command.size();
-  for (size_t i = 0; i < n;) {
-    const char c = command[i];
-    if (c == '{') {
-      const size_t close = command.find('}', i + 1);
-      if (close != std::string::npos) {
-        auto it = variables.find(command.substr(i + 1, close - i - 1));
-        if (it != variables.end()) {
-          script += VariableReference(it->second, frames.back().quote);
-          placeholders = true;
-          i = close + 1;
-          continue;
-        }
+// Rewrites a command template for /bin/sh in one pass, tracking just enough of the shell's
+// grammar to know what each placeholder stands in: quotes, $( ) and `...` levels, arithmetic
+// and ${...} expansions, [[ ]], comments, case patterns and here-documents.
+class TemplateWriter {
+ public:
+  struct Value {
+    std::string text;
+    bool number = false;     // formatted by ValueText from a number: [-+0-9.e], inf or nan
+    std::string var;         // HPO_ARG_<k>: the value
+    std::string quoted_var;  // HPO_ARGQ_<k>: the value as one single-quoted shell word
+  };
+
+  TemplateWriter(const std::string& command, const std::map<std::string, Value>& values)
+      : in_(command), values_(values) {}
+
+  absl::StatusOr<std::string> Write() {
+    frames_.emplace_back();
+    while (i_ < in_.size()) {
+      if (!heredocs_.empty() && at_line_start_) {
+        HPO_RETURN_IF_ERROR(HereDocument());
+        continue;
       }
+      HPO_RETURN_IF_ERROR(Step());
     }
-    script += c;
-    ++i;
-    ShellFrame& frame = frames.back();
-    const bool next_paren = i < n && command[i] == '(';
-    switch (frame.quote) {
-      case Quote::kSingle:
-        if (c == '\'') frame.quote = Quote::kNone;
+    return out_;
+  }
+  bool placeholders() const { return placeholders_; }
+  const std::set<std::string>& quoted_used() const { return quoted_used_; }
+
+ private:
+  enum class Quote { kNone, kSingle, kDouble };
+  struct Frame {
+    Quote quote = Quote::kNone;
+    int parens = 0;          // a $( ) level: its open parentheses
+    bool backtick = false;   // a `...` level
+    bool in_double = false;  // a `...` level opened inside double quotes
+    int arithmetic = 0;      // open $(( / (( / ${ / [[ / name[ constructs
+    int cases = 0;           // open `case` words in this level
+  };
+  struct HereDoc {
+    std::string delimiter;
+    bool quoted = false;
+    bool strip_tabs = false;
+  };
+
+  char Peek(size_t ahead = 0) const { return i_ + ahead < in_.size() ? in_[i_ + ahead] : '\0'; }
+  void Copy(size_t n = 1) {
+    for (size_t k = 0; k < n && i_ < in_.size(); ++k) {
+      at_line_start_ = in_[i_] == '\n';
+      out_ += in_[i_++];
+    }
+  }
+  bool WordStart() const {
+    return i_ == 0 || std::string_view(" \t\n;&|(){}").find(in_[i_ - 1]) != std::string_view::npos;
+  }
+  bool NameBefore() const {
+    return i_ > 0 &&
+           (absl::ascii_isalnum(static_cast<unsigned char>(in_[i_ - 1])) || in_[i_ - 1] == '_');
+  }
+  bool Keyword(std::string_view word) const {
+    if (!WordStart() || in_.compare(i_, word.size(), word) != 0) return false;
+    const char after = Peek(word.size());
+    return after == '\0' || std::string_view(" \t\n;&|()").find(after) != std::string_view::npos;
+  }
+
+  // A `{name}` at i_ naming an assigned parameter, or nullptr.
+  const std::pair<const std::string, Value>* Placeholder(size_t* length) const {
+    if (Peek() != '{') return nullptr;
+    const size_t close = in_.find('}', i_ + 1);
+    if (close == std::string::npos) return nullptr;
+    auto it = values_.find(in_.substr(i_ + 1, close - i_ - 1));
+    if (it == values_.end()) return nullptr;
+    *length = close - i_ + 1;
+    return &*it;
+  }
+
+  absl::Status Substitute(const std::pair<const std::string, Value>& p, Quote quote,
+                          bool arithmetic) {
+    placeholders_ = true;
+    const Value& v = p.second;
+    if (v.number) {  // digits, signs, '.', 'e', inf, nan: no shell reads them as anything else
+      out_ += v.text;
+      return absl::OkStatus();
+    }
+    if (arithmetic && !PlainWord(v.text)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "placeholder {", p.first,
+          "} stands where bash evaluates arithmetic ($((...)), ((...)), "
+          "[[...]], ${...} or a subscript), and its value \"",
+          Excerpt(v.text), "\" is not a number or a plain word; pass it as \"$HPO_PARAM_", p.first,
+          "\" elsewhere"));
+    }
+    switch (quote) {
+      case Quote::kNone:
+        out_ += absl::StrCat("\"${", v.var, "}\"");
         break;
       case Quote::kDouble:
-        if (c == '\\' && i < n) {
-          script += command[i++];
-        } else if (c == '"') {
-          frame.quote = Quote::kNone;
-        } else if (c == '$' && next_paren) {
-          script += command[i++];
-          frames.push_back(ShellFrame{Quote::kNone, 1, false});
-        } else if (c == '`') {
-          frames.push_back(ShellFrame{Quote::kNone, 0, true});
-        }
+        out_ += absl::StrCat("${", v.var, "}");
         break;
-      case Quote::kNone:
-        if (c == '\\' && i < n) {
-          script += command[i++];
-        } else if (c == '\'') {
-          frame.quote = Quote::kSingle;
-        } else if (c == '"') {
-          frame.quote = Quote::kDouble;
-        } else if (c == '`') {
-          if (frame.backtick) {
-            frames.pop_back();
-          } else {
-            frames.push_back(ShellFrame{Quote::kNone, 0, true});
-          }
-        } else if (c == '$' && next_paren) {
-          script += command[i++];
-          frames.push_back(ShellFrame{Quote::kNone, 1, false});
-        } else if (c == '(' && frame.parens > 0) {
-          ++frame.parens;
-        } else if (c == ')' && frame.parens > 0 && --frame.parens == 0 && frames.size() > 1) {
-          frames.pop_back();
-        }
+      case Quote::kSingle:
+        // Single-quoted text is for another parser (ssh, srun, sh -c): it gets one quoted word.
+        out_ += absl::StrCat("'\"${", v.quoted_var, "}\"'");
+        quoted_used_.insert(v.quoted_var);
         break;
     }
+    return absl::OkStatus();
   }
-  if (!placeholders) {
-    for (const auto& [name, var] : variables) {
+
+  absl::Status Step() {
+    Frame& f = frames_.back();
+    size_t length = 0;
+    if (const auto* p = Placeholder(&length)) {
+      i_ += length;
+      at_line_start_ = false;
+      return Substitute(*p, f.quote, f.arithmetic > 0);
+    }
+    const char c = Peek();
+    switch (f.quote) {
+      case Quote::kSingle:
+        if (c == '\'') f.quote = Quote::kNone;
+        Copy();
+        return absl::OkStatus();
+      case Quote::kDouble:
+        if (c == '\\') {
+          // In `...` inside "...", \" ends a quote of the inner command.
+          if (f.backtick && f.in_double && Peek(1) == '"') f.quote = Quote::kNone;
+          Copy(2);
+          return absl::OkStatus();
+        }
+        if (c == '"') {
+          f.quote = Quote::kNone;
+        } else if (c == '$' && Peek(1) == '(') {
+          const bool arithmetic = Peek(2) == '(';
+          Copy(arithmetic ? 3 : 2);
+          Frame inner;
+          inner.parens = arithmetic ? 2 : 1;
+          inner.arithmetic = arithmetic ? 1 : 0;
+          frames_.push_back(inner);
+          return absl::OkStatus();
+        } else if (c == '$' && Peek(1) == '{') {
+          Copy(2);
+          ++f.arithmetic;
+          braces_.push_back(frames_.size());
+          return absl::OkStatus();
+        } else if (c == '}' && !braces_.empty() && braces_.back() == frames_.size()) {
+          braces_.pop_back();
+          --f.arithmetic;
+        } else if (c == '`') {
+          Copy();
+          Frame inner;
+          inner.backtick = true;
+          inner.in_double = true;
+          frames_.push_back(inner);
+          return absl::OkStatus();
+        }
+        Copy();
+        return absl::OkStatus();
+      case Quote::kNone:
+        break;
+    }
+    // Unquoted.
+    if (c == '\\') {
+      // In `...` inside "...", \" is a quote of the inner command.
+      if (f.backtick && f.in_double && Peek(1) == '"') {
+        f.quote = Quote::kDouble;
+        Copy(2);
+        return absl::OkStatus();
+      }
+      Copy(2);
+      return absl::OkStatus();
+    }
+    if (c == '#' && WordStart()) {  // a comment: to the end of the line, untouched
+      while (i_ < in_.size() && Peek() != '\n') Copy();
+      return absl::OkStatus();
+    }
+    if (c == '\'') {
+      f.quote = Quote::kSingle;
+    } else if (c == '"') {
+      f.quote = Quote::kDouble;
+    } else if (c == '`') {
+      if (f.backtick) {
+        frames_.pop_back();
+      } else {
+        Copy();
+        Frame inner;
+        inner.backtick = true;
+        frames_.push_back(inner);
+        return absl::OkStatus();
+      }
+    } else if (c == '$' && Peek(1) == '(') {
+      const bool arithmetic = Peek(2) == '(';
+      Copy(arithmetic ? 3 : 2);
+      Frame inner;
+      inner.parens = arithmetic ? 2 : 1;
+      inner.arithmetic = arithmetic ? 1 : 0;
+      frames_.push_back(inner);
+      return absl::OkStatus();
+    } else if (c == '$' && Peek(1) == '{') {
+      Copy(2);
+      ++f.arithmetic;
+      braces_.push_back(frames_.size());
+      return absl::OkStatus();
+    } else if (c == '}' && !braces_.empty() && braces_.back() == frames_.size()) {
+      braces_.pop_back();
+      --f.arithmetic;
+    } else if (c == '(' && Peek(1) == '(' && WordStart()) {  // (( arithmetic command ))
+      Copy(2);
+      ++f.arithmetic;
+      double_parens_.push_back(frames_.size());
+      return absl::OkStatus();
+    } else if (c == ')' && Peek(1) == ')' && !double_parens_.empty() &&
+               double_parens_.back() == frames_.size() && f.parens == 0) {
+      double_parens_.pop_back();
+      --f.arithmetic;
+      Copy(2);
+      return absl::OkStatus();
+    } else if (c == '[' && Peek(1) == '[' && WordStart()) {
+      ++f.arithmetic;
+      brackets_.push_back(frames_.size());
+      Copy(2);
+      return absl::OkStatus();
+    } else if (c == ']' && Peek(1) == ']' && !brackets_.empty() &&
+               brackets_.back() == frames_.size()) {
+      brackets_.pop_back();
+      --f.arithmetic;
+      Copy(2);
+      return absl::OkStatus();
+    } else if (c == '[' && NameBefore()) {  // name[subscript]: arithmetic in bash
+      ++f.arithmetic;
+      subscripts_.push_back(frames_.size());
+    } else if (c == ']' && !subscripts_.empty() && subscripts_.back() == frames_.size()) {
+      subscripts_.pop_back();
+      --f.arithmetic;
+    } else if (Keyword("case")) {
+      ++f.cases;
+    } else if (Keyword("esac") && f.cases > 0) {
+      --f.cases;
+    } else if (c == '(' && f.parens > 0) {
+      ++f.parens;
+    } else if (c == ')' && f.parens > 0 && f.cases == 0) {
+      if (--f.parens == 0 && frames_.size() > 1) {
+        Copy();
+        frames_.pop_back();
+        return absl::OkStatus();
+      }
+    } else if (c == '<' && Peek(1) == '<' && Peek(2) != '<') {
+      Copy(2);
+      return ReadHereDocDelimiter();
+    }
+    Copy();
+    return absl::OkStatus();
+  }
+
+  // After "<<": [-] [blanks] word, where a quoted word means a body without expansions.
+  absl::Status ReadHereDocDelimiter() {
+    HereDoc doc;
+    if (Peek() == '-') {
+      doc.strip_tabs = true;
+      Copy();
+    }
+    while (Peek() == ' ' || Peek() == '\t') Copy();
+    while (i_ < in_.size() &&
+           std::string_view(" \t\n;&|<>()").find(Peek()) == std::string_view::npos) {
+      const char c = Peek();
+      if (c == '\'' || c == '"') {
+        doc.quoted = true;
+        Copy();
+        while (i_ < in_.size() && Peek() != c) {
+          doc.delimiter += Peek();
+          Copy();
+        }
+        Copy();
+      } else if (c == '\\') {
+        doc.quoted = true;
+        Copy();
+        doc.delimiter += Peek();
+        Copy();
+      } else {
+        doc.delimiter += c;
+        Copy();
+      }
+    }
+    if (doc.delimiter.empty())
+      return absl::InvalidArgumentError("a here-document without a delimiter");
+    heredocs_.push_back(doc);
+    return absl::OkStatus();
+  }
+
+  // One body line of the first pending here-document.
+  absl::Status HereDocument() {
+    const HereDoc& doc = heredocs_.front();
+    size_t end = in_.find('\n', i_);
+    if (end == std::string::npos) end = in_.size();
+    std::string_view line(in_.data() + i_, end - i_);
+    if (doc.strip_tabs) line.remove_prefix(std::min(line.find_first_not_of('\t'), line.size()));
+    if (line == doc.delimiter) {
+      Copy(end - i_ + (end < in_.size() ? 1 : 0));
+      heredocs_.pop_front();
+      at_line_start_ = true;
+      return absl::OkStatus();
+    }
+    while (i_ < end) {
+      size_t length = 0;
+      if (const auto* p = Placeholder(&length)) {
+        if (doc.quoted && !p->second.number) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "placeholder {", p->first, "} is in a quoted here-document (<<'", doc.delimiter,
+              "'), where nothing is expanded; unquote the delimiter or read $HPO_PARAM_",
+              p->first));
+        }
+        i_ += length;
+        HPO_RETURN_IF_ERROR(Substitute(*p, Quote::kDouble, false));
+        continue;
+      }
+      if (!doc.quoted && (Peek() == '\\' || Peek() == '$')) {
+        Copy(Peek() == '\\' ? 2 : 1);
+        continue;
+      }
+      Copy();
+    }
+    if (i_ < in_.size()) Copy();  // the newline
+    at_line_start_ = true;
+    return absl::OkStatus();
+  }
+
+  const std::string& in_;
+  const std::map<std::string, Value>& values_;
+  size_t i_ = 0;
+  std::string out_;
+  std::vector<Frame> frames_;
+  std::vector<size_t> braces_, double_parens_, brackets_, subscripts_;  // frame depth of each
+  std::deque<HereDoc> heredocs_;
+  bool at_line_start_ = false;
+  bool placeholders_ = false;
+  std::set<std::string> quoted_used_;
+};
+
+}  // namespace
+
+absl::StatusOr<CommandLine> CommandRunner::BuildCommandLine(
+    const std::string& command, const hpo::v1::Assignment& assignment) {
+  std::map<std::string, TemplateWriter::Value> values;
+  for (const auto& [name, value] : assignment.values()) {
+    TemplateWriter::Value v;
+    v.text = ValueText(value);
+    v.number = value.kind_case() == hpo::v1::ParameterValue::kNumberValue ||
+               value.kind_case() == hpo::v1::ParameterValue::kIntValue;
+    values[name] = std::move(v);
+  }
+  CommandLine out;
+  int k = 0;
+  for (auto& [name, v] : values) {
+    v.var = absl::StrCat("HPO_ARG_", k);
+    v.quoted_var = absl::StrCat("HPO_ARGQ_", k);
+    ++k;
+    out.env.push_back(absl::StrCat(v.var, "=", v.text));
+  }
+  TemplateWriter writer(command, values);
+  absl::StatusOr<std::string> script = writer.Write();
+  if (!script.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("command: ", script.status().message()));
+  }
+  out.script = *std::move(script);
+  for (const auto& [name, v] : values) {
+    if (writer.quoted_used().count(v.quoted_var) > 0) {
+      out.env.push_back(absl::StrCat(v.quoted_var, "=", SingleQuote(v.text)));
+    }
+  }
+  if (!writer.placeholders()) {
+    for (const auto& [name, v] : values) {
       const std::string flag = absl::StrCat("--", name, "=");
-      absl::StrAppend(&script, " ",
-                      PlainName(name) ? absl::StrCat("\"", flag, "${", var, "}\"")
-                                      : SingleQuote(flag) + VariableReference(var, Quote::kNone));
+      absl::StrAppend(&out.script, " ",
+                      v.number ? SingleQuote(flag + v.text)
+                      : PlainName(name)
+                          ? absl::StrCat("\"", flag, "${", v.var, "}\"")
+                          : absl::StrCat(SingleQuote(flag), "\"${", v.var, "}\""));
     }
   }
   return out;
@@ -307,7 +597,14 @@ absl::StatusOr<TrialOutcome> CommandRunner::RunRank(const hpo::v1::Experiment& e
                                                     const hpo::v1::Suggestion& suggestion,
                                                     const GangPlace& gang, ProgressSink* sink) {
   if (options_.command.empty()) return absl::InvalidArgumentError("command: required");
-  CommandLine line = BuildCommandLine(options_.command, suggestion.assignment());
+  absl::StatusOr<CommandLine> built = BuildCommandLine(options_.command, suggestion.assignment());
+  if (!built.ok()) {  // this assignment cannot be passed safely: the trial fails, saying why
+    TrialOutcome outcome;
+    outcome.failed = true;
+    outcome.failure_reason = std::string(built.status().message());
+    return outcome;
+  }
+  CommandLine& line = *built;
   std::vector<std::string> inherited;
   for (char** e = environ; *e != nullptr; ++e) inherited.emplace_back(*e);
   std::vector<std::string> env = FilterEnvironment(inherited, options_.pass_env);

@@ -8,10 +8,20 @@
 //     are appended for every assigned name;
 //   - environment variables HPO_PARAM_<name>=value, plus HPO_EXPERIMENT_ID, HPO_SUGGESTION_ID,
 //     HPO_WORKER_ID and HPO_MAX_STEPS (when the experiment's training spec sets it).
-// Values are data, never shell source: the command is scanned once, and each placeholder becomes
-// a quoted reference to an environment variable (HPO_ARG_<k>) that holds the value, written for
-// the quoting context it stands in (bare, "double" or 'single' quotes). Whatever a value contains
-// (quotes, `$(...)`, another placeholder), the shell only ever expands it as a parameter.
+// Values are data, never shell source. The command is scanned once (substituted text is never
+// scanned again), tracking quotes, $( ) and `...` levels, comments, case patterns and
+// here-documents, and each placeholder is written for where it stands:
+//   - a number (double or int parameter) as its digits, anywhere;
+//   - a string as a quoted reference to an environment variable holding it (HPO_ARG_<k>), so
+//     the shell only ever expands it as one word;
+//   - a string inside 'single quotes' as a reference to HPO_ARGQ_<k>, the value as one
+//     single-quoted shell word: single-quoted text is for another shell (ssh, srun, sh -c);
+//     other interpreters (python -c) should read $HPO_PARAM_<name> instead;
+//   - a string where bash evaluates arithmetic ($((...)), ((...)), [[...]], ${...}, name[...])
+//     only when it is a plain word; otherwise the trial fails saying why. So does a string
+//     placeholder in a quoted here-document (<<'EOF'), where nothing expands.
+// Text in double quotes that another shell parses again (sh -c "... {x}") is the command's own
+// business: quote it with single quotes instead.
 // The program gets a clean environment: only the variables named by
 // CommandRunnerOptions::pass_env (names, or prefixes ending in '*') and the HPO_ trial variables
 // above; the worker's own HPO_* variables (its token and TLS files) never reach it.
@@ -68,8 +78,9 @@ class CommandRunner final : public TrialRunner {
                                        ProgressSink* sink) override;
 
   // The script and placeholder variables for `assignment` (exposed for tests).
-  static CommandLine BuildCommandLine(const std::string& command,
-                                      const hpo::v1::Assignment& assignment);
+  // INVALID_ARGUMENT ("command: ...") when a value cannot stand where its placeholder is.
+  static absl::StatusOr<CommandLine> BuildCommandLine(const std::string& command,
+                                                      const hpo::v1::Assignment& assignment);
   // The entries of `inherited` ("NAME=value") that `pass_env` lets through (exposed for tests).
   static std::vector<std::string> FilterEnvironment(const std::vector<std::string>& inherited,
                                                     const std::vector<std::string>& pass_env);

@@ -16,6 +16,36 @@
 namespace hpo::worker {
 namespace {
 
+// `text` as valid UTF-8 of at most `max_bytes` (protobuf refuses a string field that is not):
+// a program's output may hold any bytes, and a cut may fall inside a character. Invalid bytes
+// become '?'.
+std::string ForTheWire(absl::string_view text, size_t max_bytes = 4000) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = n > 0 && i + n <= text.size();
+    for (size_t k = 1; valid && k < n; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid && n > 1) {  // no overlong forms, surrogates or code points past U+10FFFF
+      const unsigned char d = static_cast<unsigned char>(text[i + 1]);
+      valid = !(c == 0xC0 || c == 0xC1 || (c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) ||
+                (c == 0xF0 && d < 0x90) || (c == 0xF4 && d > 0x8F) || c > 0xF4);
+    }
+    if (!valid) n = 1;
+    if (out.size() + (valid ? n : 1) > max_bytes) break;
+    if (valid) {
+      out.append(text.data() + i, n);
+    } else {
+      out.push_back('?');
+    }
+    i += n;
+  }
+  return out;
+}
+
 bool Retryable(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s) ||
          absl::IsResourceExhausted(s) || absl::IsUnknown(s) || absl::IsCancelled(s);
@@ -290,7 +320,7 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
     done.set_worker_id(worker_id_);
     done.set_suggestion_id(suggestion.id());
     done.set_failed(outcome->failed);
-    if (outcome->failed) done.set_failure_reason(outcome->failure_reason.substr(0, 4000));
+    if (outcome->failed) done.set_failure_reason(ForTheWire(outcome->failure_reason));
     absl::StatusOr<hpo::v1::Observation> released = client_->CompleteTrial(done);
     if (!released.ok()) HPO_LOG(WARNING) << "releasing the gang place failed: " << released.status();
     ++(outcome->failed ? stats_.failed : stats_.completed);
@@ -310,7 +340,8 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
     hpo::v1::ReleaseTrialRequest release;
     release.set_worker_id(worker_id_);
     release.set_suggestion_id(suggestion.id());
-    release.set_reason(outcome.ok() ? "worker shutting down" : outcome.status().ToString());
+    release.set_reason(outcome.ok() ? "worker shutting down"
+                                    : ForTheWire(outcome.status().ToString()));
     if (!outcome.ok()) HPO_LOG(ERROR) << "trial " << suggestion.id() << ": " << outcome.status();
     absl::Status released = client_->ReleaseTrial(release);
     if (!released.ok()) HPO_LOG(WARNING) << "releasing the lease failed: " << released;
@@ -345,7 +376,7 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
   }
   request.set_failed(failed);
   if (failed) {
-    request.set_failure_reason(reason.substr(0, 4000));
+    request.set_failure_reason(ForTheWire(reason));
   } else {
     for (const auto& v : outcome->values) *request.add_values() = v;
   }
@@ -362,7 +393,7 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
       reason = absl::StrCat("the server refused the trial's result: ", refused.message());
       request.clear_values();
       request.set_failed(true);
-      request.set_failure_reason(reason.substr(0, 4000));
+      request.set_failure_reason(ForTheWire(reason));
       continue;
     }
     if (!Retryable(refused)) {
@@ -372,7 +403,7 @@ absl::Status Worker::RunTrial(const hpo::v1::LeaseTrialResponse& lease) {
       hpo::v1::ReleaseTrialRequest release;
       release.set_worker_id(worker_id_);
       release.set_suggestion_id(suggestion.id());
-      release.set_reason(absl::StrCat("result refused: ", refused.message()).substr(0, 4000));
+      release.set_reason(ForTheWire(absl::StrCat("result refused: ", refused.message())));
       if (absl::Status released = client_->ReleaseTrial(release); !released.ok()) {
         HPO_LOG(WARNING) << "releasing the lease failed: " << released;
       }

@@ -26,7 +26,9 @@ for step in range(1, steps + 1):
     time.sleep(delay)
 
 if behavior == "fail":
-    print("toy_train: simulated crash", flush=True)
+    # Programs may print any bytes: the failure reason that carries them must stay valid UTF-8.
+    sys.stdout.buffer.write(b"toy_train: simulated crash \xff\xe2\x82\n")
+    sys.stdout.flush()
     sys.exit(3)
 if behavior == "bad_result":
     print("HPO_RESULT score=%.6f no_such_metric=1" % x, flush=True)

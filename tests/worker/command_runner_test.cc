@@ -89,11 +89,73 @@ TEST_F(CommandRunnerTest, APlaceholderInDoubleQuotesRunsNoCommandSubstitution) {
   EXPECT_FALSE(Exists("PWNED3"));
 }
 
-TEST_F(CommandRunnerTest, APlaceholderInSingleQuotesIsOneWord) {
-  const std::string out = RunAndRead("printf '%s|' 'v={x} and {x}' > out.txt",
-                                     WithStrings({{"x", "it's $HOME; touch PWNED"}}));
-  EXPECT_EQ(out, "v=it's $HOME; touch PWNED and it's $HOME; touch PWNED|");
+TEST_F(CommandRunnerTest, APlaceholderInSingleQuotesIsOneQuotedWordForTheShellThatReadsIt) {
+  // Single-quoted text is for another parser (ssh, srun, sh -c): it gets one quoted word.
+  const std::string value = "it's $HOME; touch PWNED";
+  const std::string out =
+      RunAndRead("sh -c 'printf \"[%s]\" {x} {x}' > out.txt", WithStrings({{"x", value.c_str()}}));
+  EXPECT_EQ(out, "[" + value + "][" + value + "]");
   EXPECT_FALSE(Exists("PWNED"));
+}
+
+TEST_F(CommandRunnerTest, NumbersStandAsTheyAreEvenInArithmetic) {
+  hpo::v1::Suggestion s;
+  (*s.mutable_assignment()->mutable_values())["n"].set_int_value(3);
+  (*s.mutable_assignment()->mutable_values())["lr"].set_number_value(0.25);
+  const std::string out = RunAndRead("printf '%s|' $(( {n} + 1 )) '{lr}' \"{lr}\" > out.txt", s);
+  EXPECT_EQ(out, "4|0.25|0.25|");
+}
+
+TEST_F(CommandRunnerTest, AStringWhereBashEvaluatesArithmeticIsRefused) {
+  // bash evaluates a[$(...)] inside $((...)), ((...)), [[ -eq ]], ${s:...} and subscripts.
+  for (const char* command : {"echo $(( {v} + 1 ))", "(( x = {v} ))", "[[ {v} -eq 1 ]]",
+                              "echo ${s:{v}}", "a[{v}]=1", "echo \"$(( {v} ))\""}) {
+    absl::StatusOr<CommandLine> line = CommandRunner::BuildCommandLine(
+        command, WithStrings({{"v", "a[$(touch PWNED)]"}}).assignment());
+    EXPECT_FALSE(line.ok()) << command;
+    EXPECT_THAT(line.status().message(), HasSubstr("{v}")) << command;
+  }
+  // A plain word is fine there, and the refusal fails the trial, saying why.
+  EXPECT_TRUE(
+      CommandRunner::BuildCommandLine("[[ {v} == sgd ]]", WithStrings({{"v", "lamb"}}).assignment())
+          .ok());
+  CommandRunnerOptions options;
+  options.command = "echo $(( {v} ))";
+  CommandRunner runner(options);
+  NeverStop sink;
+  absl::StatusOr<TrialOutcome> outcome =
+      runner.Run(ScoreExperiment(), WithStrings({{"v", "a[$(touch PWNED)]"}}), &sink);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_TRUE(outcome->failed);
+  EXPECT_THAT(outcome->failure_reason, HasSubstr("arithmetic"));
+}
+
+TEST_F(CommandRunnerTest, CommentsAndHereDocumentsKeepTheirMeaning) {
+  const std::string value = "x   * $(touch PWNED)";
+  // An apostrophe in a comment opens no quote.
+  EXPECT_EQ(
+      RunAndRead("printf '<%s>' {a} > out.txt # don't {a}", WithStrings({{"a", value.c_str()}})),
+      "<" + value + ">");
+  EXPECT_EQ(RunAndRead("cat > out.txt <<EOF\nv={a}\nEOF\n", WithStrings({{"a", value.c_str()}})),
+            "v=" + value + "\n");
+  absl::StatusOr<CommandLine> quoted = CommandRunner::BuildCommandLine(
+      "cat <<'EOF'\n{a}\nEOF\n", WithStrings({{"a", "v"}}).assignment());
+  EXPECT_FALSE(quoted.ok());
+  EXPECT_FALSE(Exists("PWNED"));
+}
+
+TEST_F(CommandRunnerTest, QuotesInsideBackticksInsideDoubleQuotes) {
+  const std::string value = "x   *";
+  EXPECT_EQ(RunAndRead("printf '<%s>' \"`printf '%s' \\\"{a}\\\"`\" > out.txt",
+                       WithStrings({{"a", value.c_str()}})),
+            "<" + value + ">");
+}
+
+TEST_F(CommandRunnerTest, CasePatternsInsideCommandSubstitution) {
+  const std::string value = "x   *";
+  EXPECT_EQ(RunAndRead("printf '<%s>' \"$(case y in y) printf '%s' {a};; esac)\" > out.txt",
+                       WithStrings({{"a", value.c_str()}})),
+            "<" + value + ">");
 }
 
 TEST_F(CommandRunnerTest, APlaceholderInsideCommandSubstitutionIsData) {
