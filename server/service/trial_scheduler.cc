@@ -35,9 +35,15 @@ absl::Status RequireWorker(const std::string& worker_id) {
   return absl::OkStatus();
 }
 
-// Whether a caller of project scope `caller_project` may use worker `w` (see the header).
+// Whether a caller of project scope `caller_project` may use worker `w` (see the header). An
+// unowned worker may be another project's from before owners were recorded: only unscoped
+// callers use it, and only a registration claims it (MayRegister).
 bool MayUse(const store::WorkerRecord& w, const std::string& caller_project) {
-  return caller_project.empty() || !w.owner.has_value() || *w.owner == caller_project;
+  return caller_project.empty() || w.owner == caller_project;
+}
+
+bool MayRegister(const store::WorkerRecord& w, const std::string& caller_project) {
+  return !w.owner.has_value() || MayUse(w, caller_project);
 }
 
 // NOT_FOUND unless `worker_id` is registered and the caller may use it. Another project's worker
@@ -277,7 +283,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> TrialScheduler::RegisterWorker(
     HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
       absl::StatusOr<store::WorkerRecord> existing = store->GetWorker(worker_id);
       if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
-      if (existing.ok() && !MayUse(*existing, caller_project)) {
+      if (existing.ok() && !MayRegister(*existing, caller_project)) {
         // Ids are one namespace: this refusal necessarily tells that the id is taken.
         return absl::PermissionDeniedError(absl::StrCat(
             "worker_id: \"", worker_id,
@@ -304,6 +310,10 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
   if (request.experiment_id() < 0) {
     return absl::InvalidArgumentError("experiment_id: must be 0 (any) or a positive id");
   }
+  {  // Another project's caller gets no work done and no wait on the worker's behalf.
+    absl::MutexLock lock(&manager_->mu_);
+    HPO_RETURN_IF_ERROR(CheckWorker(manager_->store_, request.worker_id(), caller_project));
+  }
   // The check for the worker's own suggestion and the issue of a new one are separate
   // transactions: the same worker asking meanwhile must wait for this answer.
   WorkerLock worker_lock(this, request.worker_id());
@@ -316,7 +326,7 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
     store::Store* store = manager_->store_;
     HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
       HPO_RETURN_IF_ERROR(CheckWorker(store, request.worker_id(), caller_project));
-      HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id(), caller_project));
+      HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id()));
       // A member of a gang asking again keeps its place (and rank); asking renews it.
       HPO_ASSIGN_OR_RETURN(std::vector<store::GangMember> places,
                            store->ListGangPlaces(request.worker_id(), absl::InfiniteFuture()));
@@ -466,7 +476,7 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
   store::Store* store = manager_->store_;
   HPO_RETURN_IF_ERROR(store->Transact([&]() -> absl::Status {
     HPO_RETURN_IF_ERROR(CheckWorker(store, request.worker_id(), caller_project));
-    HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id(), caller_project));
+    HPO_RETURN_IF_ERROR(store->TouchWorker(request.worker_id()));
     if (request.suggestion_id() == 0) return absl::OkStatus();
     HPO_ASSIGN_OR_RETURN(Suggestion s, store->GetSuggestion(request.suggestion_id()));
     if (s.state() == v1::SUGGESTION_STATE_DELETED) {

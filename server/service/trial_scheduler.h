@@ -24,7 +24,9 @@
 //   token, "" for an unscoped caller such as an admin or any caller without --auth). Registering
 //   an id of another project is PERMISSION_DENIED; every other call naming one is NOT_FOUND,
 //   exactly like an unknown id. Unscoped callers may use every worker. A worker registered before
-//   owners were recorded belongs to the first caller that registers, leases or beats with it.
+//   owners were recorded and still unowned after the upgrade (migrations/0007_*) is used only by
+//   unscoped callers until a registration claims it; the other calls of a scoped caller naming
+//   it are NOT_FOUND. Ownership is checked before any other work (a lease reaps nothing).
 // - Concurrent LeaseTrial calls of one worker id are serialized, so they get one suggestion.
 // - Checkpoint steps increase within a lease (a resend of the last step is a retry); a lower
 //   step is INVALID_ARGUMENT. Every new lease runs the trial from its first step again.

@@ -59,7 +59,7 @@ constexpr char kUpsertWorkerSql[] =
     "owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (id) DO UPDATE SET name = ?2, "
     "host = ?3, threads = ?4, labels = ?5, last_heartbeat_us = ?6, owner = COALESCE(owner, ?7)";
 constexpr char kTouchWorkerSql[] =
-    "UPDATE workers SET last_heartbeat_us = ?1, owner = COALESCE(owner, ?3) WHERE id = ?2";
+    "UPDATE workers SET last_heartbeat_us = ?1 WHERE id = ?2";
 constexpr char kSelectWorkersSql[] =
     "SELECT id, name, host, threads, labels, register_time_us, last_heartbeat_us, owner "
     "FROM workers";
@@ -762,9 +762,9 @@ absl::Status SqliteStore::UpsertWorker(const std::string& worker_id,
   return stmt.Run();
 }
 
-absl::Status SqliteStore::TouchWorker(const std::string& worker_id, const std::string& owner) {
+absl::Status SqliteStore::TouchWorker(const std::string& worker_id) {
   HPO_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(kTouchWorkerSql));
-  stmt.BindInt64(1, ToMicros(clock_->Now())).BindText(2, worker_id).BindText(3, owner);
+  stmt.BindInt64(1, ToMicros(clock_->Now())).BindText(2, worker_id);
   HPO_RETURN_IF_ERROR(stmt.Run());
   if (db_.Changes() == 0) {
     return absl::NotFoundError(

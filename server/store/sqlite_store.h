@@ -89,7 +89,7 @@ class SqliteStore final : public Store {
 
   absl::Status UpsertWorker(const std::string& worker_id, const hpo::v1::WorkerInfo& info,
                             const std::string& owner) override;
-  absl::Status TouchWorker(const std::string& worker_id, const std::string& owner) override;
+  absl::Status TouchWorker(const std::string& worker_id) override;
   absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) override;
   absl::Status UpsertGangMember(const GangMember& member) override;
   absl::StatusOr<std::vector<GangMember>> ListGangMembers(int64_t suggestion_id) override;

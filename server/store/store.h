@@ -38,7 +38,8 @@ struct WorkerRecord {
   absl::Time register_time;
   absl::Time last_heartbeat;
   // Who registered it: a project, or "" for an unscoped caller (see
-  // migrations/0005_worker_owners.sql). nullopt: registered before owners were recorded.
+  // migrations/0005_worker_owners.sql). nullopt: registered before owners were recorded and
+  // holding nothing of a single project at the upgrade (migrations/0007_*).
   std::optional<std::string> owner;
 };
 
@@ -161,9 +162,9 @@ class Store {
   // it had none); sets its heartbeat time to now.
   virtual absl::Status UpsertWorker(const std::string& worker_id, const hpo::v1::WorkerInfo& info,
                                     const std::string& owner) = 0;
-  // Sets the worker's heartbeat time to now, and its owner to `owner` if it had none. NOT_FOUND
-  // if it never registered.
-  virtual absl::Status TouchWorker(const std::string& worker_id, const std::string& owner) = 0;
+  // Sets the worker's heartbeat time to now (the owner is left as it is). NOT_FOUND if it never
+  // registered.
+  virtual absl::Status TouchWorker(const std::string& worker_id) = 0;
   virtual absl::StatusOr<WorkerRecord> GetWorker(const std::string& worker_id) = 0;
   virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
 

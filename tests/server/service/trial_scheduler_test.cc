@@ -658,7 +658,7 @@ TEST_F(TrialSchedulerTest, WorkerIdsBelongToTheProjectThatRegisteredThem) {
   EXPECT_EQ(store_->GetWorker(id)->owner, std::optional<std::string>("beta"));
 }
 
-TEST(TrialSchedulerOwnersTest, WorkerRegisteredBeforeOwnersIsClaimedByItsNextRegistrant) {
+TEST(TrialSchedulerOwnersTest, WorkerRegisteredBeforeOwnersIsClaimedOnlyByARegistration) {
   const std::string path = ::testing::TempDir() + "/unowned-" + std::to_string(::getpid()) + ".db";
   std::remove(path.c_str());
   FakeClock clock;
@@ -678,13 +678,72 @@ TEST(TrialSchedulerOwnersTest, WorkerRegisteredBeforeOwnersIsClaimedByItsNextReg
   TrialSchedulerOptions options;
   options.background_reaper = false;
   TrialScheduler scheduler(&manager, &clock, options);
+  v1::Experiment alpha_spec = Spec(5, 1);
+  alpha_spec.set_project("alpha");
+  HPO_ASSERT_OK(manager.CreateExperiment(alpha_spec));
+
+  // A project's caller cannot use (or claim) an unowned id by any call but a registration: it
+  // may be another project's worker from before owners were recorded.
+  v1::LeaseTrialRequest lease;
+  lease.set_worker_id("w-old");
+  EXPECT_THAT(scheduler.LeaseTrial(lease, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  EXPECT_THAT(scheduler.Heartbeat(Beat("w-old", 0), "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  v1::ProgressReport report;
+  report.set_worker_id("w-old");
+  report.set_suggestion_id(1);
+  report.mutable_checkpoint()->set_step(1);
+  EXPECT_THAT(scheduler.ReportProgress(report, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  v1::CompleteTrialRequest complete;
+  complete.set_worker_id("w-old");
+  complete.set_suggestion_id(1);
+  EXPECT_THAT(scheduler.CompleteTrial(complete, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  v1::ReleaseTrialRequest release;
+  release.set_worker_id("w-old");
+  release.set_suggestion_id(1);
+  EXPECT_THAT(scheduler.ReleaseTrial(release, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::nullopt);
+  // An unscoped caller may use it, and does not claim it either.
+  HPO_EXPECT_OK(scheduler.Heartbeat(Beat("w-old", 0), ""));
+  EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::nullopt);
+
   v1::RegisterWorkerRequest r;
   r.set_worker_id("w-old");
   HPO_ASSERT_OK(scheduler.RegisterWorker(r, "alpha"));
+  EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::optional<std::string>("alpha"));
   EXPECT_THAT(scheduler.RegisterWorker(r, "beta"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("worker_id")));
   HPO_EXPECT_OK(scheduler.RegisterWorker(r, "alpha"));
+  HPO_EXPECT_OK(scheduler.Heartbeat(Beat("w-old", 0), "alpha"));
   std::remove(path.c_str());
+}
+
+TEST_F(TrialSchedulerTest, LeaseWithAnotherProjectsWorkerIdChangesNothing) {
+  v1::Experiment beta_spec = Spec(5, 1);
+  beta_spec.set_project("beta");
+  HPO_ASSERT_OK(manager_->CreateExperiment(beta_spec));
+  v1::RegisterWorkerRequest r;
+  auto b = scheduler_->RegisterWorker(r, "beta");
+  HPO_ASSERT_OK(b);
+  v1::LeaseTrialRequest lease;
+  lease.set_worker_id(b->worker_id());
+  auto leased = scheduler_->LeaseTrial(lease, "beta");
+  HPO_ASSERT_OK(leased);
+  ASSERT_TRUE(leased->has_suggestion());
+  const int64_t id = leased->suggestion().id();
+  clock_.Advance(absl::Seconds(31));  // the lease expired; nothing has reaped it yet
+  // Alpha's ask with beta's id is refused before any work on beta's behalf (no reaping, no
+  // waiting on the worker's lock).
+  EXPECT_THAT(scheduler_->LeaseTrial(lease, "alpha"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker_id")));
+  auto s = store_->GetSuggestion(id);
+  HPO_ASSERT_OK(s);
+  EXPECT_EQ(s->state(), v1::SUGGESTION_STATE_ACTIVE);
+  EXPECT_EQ(s->worker_id(), b->worker_id());
 }
 
 // --- Learning-curve cache ---

@@ -265,7 +265,7 @@ TEST_F(SqliteStoreTest, ReportedStepIsKeptPerLeaseAttempt) {
   EXPECT_FALSE(store_->HasCheckpoint(s->id(), 39).value());
 }
 
-TEST(SqliteStoreFileTest, WorkersKeepTheirOwnerAndUnownedOnesAreClaimed) {
+TEST(SqliteStoreFileTest, WorkersKeepTheirOwnerAndOnlyARegistrationClaimsAnUnownedOne) {
   const std::string path = ::testing::TempDir() + "/owners-" + std::to_string(::getpid()) + ".db";
   std::remove(path.c_str());
   FakeClock clock;
@@ -276,7 +276,7 @@ TEST(SqliteStoreFileTest, WorkersKeepTheirOwnerAndUnownedOnesAreClaimed) {
     HPO_ASSERT_OK(store);
     HPO_ASSERT_OK((*store)->UpsertWorker("w-a", info, "alpha"));
     HPO_ASSERT_OK((*store)->UpsertWorker("w-a", info, "beta"));  // the owner is kept
-    HPO_ASSERT_OK((*store)->TouchWorker("w-a", "beta"));
+    HPO_ASSERT_OK((*store)->TouchWorker("w-a"));
     HPO_ASSERT_OK((*store)->UpsertWorker("w-admin", info, ""));
     HPO_ASSERT_OK((*store)->UpsertWorker("w-old", info, "alpha"));
     EXPECT_EQ((*store)->GetWorker("w-a")->owner, std::optional<std::string>("alpha"));
@@ -293,13 +293,73 @@ TEST(SqliteStoreFileTest, WorkersKeepTheirOwnerAndUnownedOnesAreClaimed) {
   auto store = SqliteStore::Open(path, &clock);
   HPO_ASSERT_OK(store);
   EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::nullopt);
-  HPO_ASSERT_OK((*store)->TouchWorker("w-old", "beta"));  // the first user claims it
+  HPO_ASSERT_OK((*store)->TouchWorker("w-old"));  // a heartbeat claims nothing
+  EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::nullopt);
+  HPO_ASSERT_OK((*store)->UpsertWorker("w-old", info, "beta"));  // a registration does
   HPO_ASSERT_OK((*store)->UpsertWorker("w-old", info, "gamma"));
   EXPECT_EQ((*store)->GetWorker("w-old")->owner, std::optional<std::string>("beta"));
   auto workers = (*store)->ListWorkers();
   HPO_ASSERT_OK(workers);
   ASSERT_THAT(*workers, SizeIs(3));
   EXPECT_EQ((*workers)[0].owner, std::optional<std::string>("alpha"));
+  std::remove(path.c_str());
+}
+
+TEST(SqliteStoreFileTest, UpgradeGivesUnownedWorkersTheProjectOfWhatTheyHold) {
+  const std::string path = ::testing::TempDir() + "/held-" + std::to_string(::getpid()) + ".db";
+  std::remove(path.c_str());
+  FakeClock clock;
+  {
+    auto store = SqliteStore::Open(path, &clock);
+    HPO_ASSERT_OK(store);
+    v1::Experiment alpha = MakeExperiment("a");
+    alpha.set_project("alpha");
+    v1::Experiment beta = MakeExperiment("b");
+    beta.set_project("beta");
+    auto a = (*store)->InsertExperiment(alpha);
+    auto b = (*store)->InsertExperiment(beta);
+    HPO_ASSERT_OK(a);
+    HPO_ASSERT_OK(b);
+    auto lease = [&](int64_t experiment, const std::string& worker, v1::SuggestionState state) {
+      v1::Suggestion s = MakeSuggestion(experiment, 0.5, state);
+      s.set_worker_id(worker);
+      s.set_attempts(1);
+      auto inserted = (*store)->InsertSuggestion(s);
+      EXPECT_TRUE(inserted.ok()) << inserted.status();
+      return inserted.ok() ? inserted->id() : 0;
+    };
+    lease(a->id(), "w-lease", v1::SUGGESTION_STATE_ACTIVE);
+    lease(b->id(), "w-done", v1::SUGGESTION_STATE_COMPLETED);  // held no more
+    lease(a->id(), "w-mixed", v1::SUGGESTION_STATE_ACTIVE);
+    lease(b->id(), "w-mixed", v1::SUGGESTION_STATE_ACTIVE);  // two projects: undecided
+    const int64_t gang = lease(b->id(), "w-rank0", v1::SUGGESTION_STATE_ACTIVE);
+    GangMember m;
+    m.suggestion_id = gang;
+    m.worker_id = "w-rank1";
+    m.rank = 1;
+    m.lease_expire_time = clock.Now() + absl::Seconds(60);
+    HPO_ASSERT_OK((*store)->UpsertGangMember(m));
+    for (const char* w : {"w-lease", "w-done", "w-mixed", "w-rank0", "w-rank1", "w-idle"}) {
+      HPO_ASSERT_OK((*store)->UpsertWorker(w, v1::WorkerInfo(), "ignored"));
+    }
+  }
+  {  // the database as before owners were recorded
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE workers SET owner = NULL; PRAGMA user_version = 6",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = SqliteStore::Open(path, &clock);
+  HPO_ASSERT_OK(store);
+  auto owner = [&](const std::string& w) { return (*store)->GetWorker(w).value().owner; };
+  EXPECT_EQ(owner("w-lease"), std::optional<std::string>("alpha"));
+  EXPECT_EQ(owner("w-rank0"), std::optional<std::string>("beta"));
+  EXPECT_EQ(owner("w-rank1"), std::optional<std::string>("beta"));
+  EXPECT_EQ(owner("w-done"), std::nullopt);
+  EXPECT_EQ(owner("w-mixed"), std::nullopt);
+  EXPECT_EQ(owner("w-idle"), std::nullopt);
   std::remove(path.c_str());
 }
 
