@@ -58,8 +58,7 @@ constexpr char kUpsertWorkerSql[] =
     "INSERT INTO workers (id, name, host, threads, labels, register_time_us, last_heartbeat_us, "
     "owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (id) DO UPDATE SET name = ?2, "
     "host = ?3, threads = ?4, labels = ?5, last_heartbeat_us = ?6, owner = COALESCE(owner, ?7)";
-constexpr char kTouchWorkerSql[] =
-    "UPDATE workers SET last_heartbeat_us = ?1 WHERE id = ?2";
+constexpr char kTouchWorkerSql[] = "UPDATE workers SET last_heartbeat_us = ?1 WHERE id = ?2";
 constexpr char kSelectWorkersSql[] =
     "SELECT id, name, host, threads, labels, register_time_us, last_heartbeat_us, owner "
     "FROM workers";

@@ -346,8 +346,8 @@ TEST(SqliteStoreFileTest, UpgradeGivesUnownedWorkersTheProjectOfWhatTheyHold) {
   {  // the database as before owners were recorded
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE workers SET owner = NULL; PRAGMA user_version = 6",
-                           nullptr, nullptr, nullptr),
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE workers SET owner = NULL; PRAGMA user_version = 6", nullptr,
+                           nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
   }
