@@ -15,6 +15,8 @@ namespace hpo::space {
 namespace {
 
 constexpr int kCandidatesPerTarget = 8;
+// Budget units (see WorkLimits::max_work) of one hashed lookup of a string.
+constexpr int64_t kUnitsPerLookup = 16;
 constexpr int kHitAndRunSteps = 16;
 
 bool Feasible(const std::optional<SlackSolution>& s) {
@@ -36,6 +38,11 @@ ConstraintFeasibility::ConstraintFeasibility(const hpo::v1::SearchSpace& space, 
       v.param_index = index;
       v.is_int = p.type() == hpo::v1::PARAMETER_TYPE_INT;
       v.gated = p.conditions_size() > 0;
+      for (const hpo::v1::Condition& c : p.conditions()) {
+        Condition& condition = v.conditions.emplace_back();
+        condition.conditional = &c.name();
+        condition.values.insert(c.values().begin(), c.values().end());
+      }
       if (p.grid_size() > 0) {
         v.grid.assign(p.grid().begin(), p.grid().end());
         std::sort(v.grid.begin(), v.grid.end());
@@ -70,9 +77,18 @@ ConstraintFeasibility::ConstraintFeasibility(const hpo::v1::SearchSpace& space, 
 }
 
 std::vector<bool> ConstraintFeasibility::ActiveMask(const hpo::v1::Assignment& assignment) const {
-  std::vector<bool> mask(vars_.size());
+  // IsActive (search_space.h), with the condition values as sets.
+  std::vector<bool> mask(vars_.size(), true);
   for (size_t k = 0; k < vars_.size(); ++k) {
-    mask[k] = !vars_[k].gated || IsActive(space_.parameters(vars_[k].param_index), assignment);
+    for (const Condition& c : vars_[k].conditions) {
+      auto it = assignment.values().find(*c.conditional);
+      if (it == assignment.values().end() ||
+          it->second.kind_case() != hpo::v1::ParameterValue::kStringValue ||
+          !c.values.contains(it->second.string_value())) {
+        mask[k] = false;
+        break;
+      }
+    }
   }
   return mask;
 }
@@ -194,11 +210,17 @@ absl::Status ConstraintFeasibility::CheckFeasible() {
         "the linear constraints cannot all hold for any parameter values within their bounds");
   }
 
+  // Each combination costs lookups besides its LPs (few: most combinations share a branch), and
+  // is charged for them so that the limits and cancellation are polled here too.
+  int64_t lookups = static_cast<int64_t>(gating.size() + vars_.size());
+  for (const Var& v : vars_) lookups += static_cast<int64_t>(v.conditions.size());
+  const int64_t units_per_combination = kUnitsPerLookup * lookups;
   std::vector<int> digits(gating.size(), 0);
   std::set<std::vector<bool>> seen;
   bool relaxation_feasible = false;
   const std::vector<double> no_targets(vars_.size(), std::numeric_limits<double>::quiet_NaN());
   while (true) {
+    if (!budget_.Charge(units_per_combination)) return BudgetStatus();
     hpo::v1::Assignment branch;
     for (size_t i = 0; i < gating.size(); ++i) {
       if (gating[i]->values_size() == 0) continue;

@@ -27,7 +27,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "hpo/v1/search_space.pb.h"
 #include "server/space/work_budget.h"
 
@@ -77,6 +79,12 @@ class ConstraintFeasibility {
   bool Repair(hpo::v1::Assignment* assignment, uint64_t seed);
 
  private:
+  // A condition of a constrained parameter, with its values as a set (a condition may list
+  // up to every value of its conditional, and is checked once per enumerated combination).
+  struct Condition {
+    const std::string* conditional;                 // its name, in space_
+    absl::flat_hash_set<absl::string_view> values;  // into space_
+  };
   struct Var {
     int param_index;
     double lo;
@@ -84,6 +92,7 @@ class ConstraintFeasibility {
     bool is_int;
     bool gated;                  // has conditions
     std::vector<double> grid;    // sorted; empty unless the parameter has a grid
+    std::vector<Condition> conditions;
   };
   bool Discrete(const Var& v) const { return v.is_int || !v.grid.empty(); }
   std::vector<bool> ActiveMask(const hpo::v1::Assignment& assignment) const;

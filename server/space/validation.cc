@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,6 +20,10 @@ namespace {
 
 using hpo::v1::Parameter;
 using hpo::v1::ParameterValue;
+
+// The values of every conditional, by name (views into the space).
+using ConditionalValues =
+    absl::flat_hash_map<absl::string_view, absl::flat_hash_set<absl::string_view>>;
 
 absl::Status Invalid(absl::string_view path, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", reason));
@@ -290,7 +296,7 @@ absl::Status ValidateCategoricalDomain(const Parameter& p, absl::string_view pat
   return absl::OkStatus();
 }
 
-absl::Status ValidateParameter(const hpo::v1::SearchSpace& space, const Parameter& p,
+absl::Status ValidateParameter(const ConditionalValues& conditionals, const Parameter& p,
                                absl::string_view path) {
   if (!hpo::v1::ParameterType_IsValid(p.type()) ||
       p.type() == hpo::v1::PARAMETER_TYPE_UNSPECIFIED) {
@@ -314,18 +320,24 @@ absl::Status ValidateParameter(const hpo::v1::SearchSpace& space, const Paramete
   for (int j = 0; j < p.conditions_size(); ++j) {
     const hpo::v1::Condition& c = p.conditions(j);
     const std::string cpath = absl::StrCat(path, ".conditions[", j, "]");
-    const hpo::v1::Conditional* conditional = FindConditional(space, c.name());
-    if (conditional == nullptr) {
+    auto conditional = conditionals.find(c.name());
+    if (conditional == conditionals.end()) {
       return Invalid(cpath, absl::StrCat("unknown conditional ", Quote(c.name())));
     }
     if (!seen.insert(c.name()).second) {
       return Invalid(cpath, absl::StrCat("duplicate condition on conditional ", c.name()));
     }
     if (c.values_size() == 0) return Invalid(cpath, "values must not be empty");
-    for (const std::string& v : c.values()) {
-      if (std::find(conditional->values().begin(), conditional->values().end(), v) ==
-          conditional->values().end()) {
+    // Distinct values of the conditional: a condition is no longer than its conditional.
+    absl::flat_hash_set<absl::string_view> listed;
+    for (int k = 0; k < c.values_size(); ++k) {
+      const std::string& v = c.values(k);
+      if (!conditional->second.contains(v)) {
         return Invalid(cpath, absl::StrCat(Quote(v), " is not a value of conditional ", c.name()));
+      }
+      if (!listed.insert(v).second) {
+        return Invalid(absl::StrCat(cpath, ".values[", k, "]"),
+                       absl::StrCat("duplicate value ", Quote(v)));
       }
     }
   }
@@ -664,6 +676,7 @@ absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string
   }
   // Names are unique across conditionals and parameters.
   std::map<std::string, std::string> names;  // name -> path of first use
+  ConditionalValues conditionals;
   for (int i = 0; i < space.conditionals_size(); ++i) {
     const hpo::v1::Conditional& c = space.conditionals(i);
     const std::string path = Indexed(field, ".conditionals", i, c.name());
@@ -674,6 +687,7 @@ absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string
                      absl::StrCat("duplicate name ", Quote(c.name()), " (also used by ", it->second, ")"));
     }
     HPO_RETURN_IF_ERROR(ValidateConditional(c, path));
+    conditionals[c.name()].insert(c.values().begin(), c.values().end());
   }
   for (int i = 0; i < space.parameters_size(); ++i) {
     const Parameter& p = space.parameters(i);
@@ -684,7 +698,7 @@ absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string
       return Invalid(absl::StrCat(path, ".name"),
                      absl::StrCat("duplicate name ", Quote(p.name()), " (also used by ", it->second, ")"));
     }
-    HPO_RETURN_IF_ERROR(ValidateParameter(space, p, path));
+    HPO_RETURN_IF_ERROR(ValidateParameter(conditionals, p, path));
   }
   for (int i = 0; i < space.linear_constraints_size(); ++i) {
     HPO_RETURN_IF_ERROR(ValidateConstraint(space, space.linear_constraints(i),

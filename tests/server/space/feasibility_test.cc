@@ -189,5 +189,46 @@ TEST(ConstraintFeasibility, CostlySearchGivesUpWithinTheDefaultBudget) {
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
 }
 
+// 12 two-valued conditionals all gating one int parameter whose constraint cannot hold: 4096
+// combinations of conditional values but only two distinct branches (two small LPs), so nearly
+// all the work is the enumeration itself.
+hpo::v1::SearchSpace ManyCombinations() {
+  std::string text = "parameters { name: \"x\" type: PARAMETER_TYPE_INT bounds { min: 0 max: 10 }";
+  std::string conditionals;
+  for (int i = 0; i < 12; ++i) {
+    absl::StrAppend(&text, " conditions { name: \"c", i, "\" values: \"a\" }");
+    absl::StrAppend(&conditionals, "conditionals { name: \"c", i,
+                    "\" values: \"a\" values: \"b\" }\n");
+  }
+  absl::StrAppend(&text, " }\n", conditionals,
+                  "linear_constraints { terms { name: \"x\" weight: 1 } threshold: 20 "
+                  "type: CONSTRAINT_TYPE_GREATER_THAN }");
+  return Parse(text);
+}
+
+TEST(ConstraintFeasibility, EnumeratingCombinationsIsChargedToTheBudget) {
+  hpo::v1::SearchSpace space = ManyCombinations();
+  {
+    ConstraintFeasibility f(space);
+    absl::Status s = f.CheckFeasible();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
+  WorkLimits limits;
+  limits.max_work = 20'000;  // far more than the two LPs, far less than the enumeration
+  ConstraintFeasibility f(space, limits);
+  absl::Status s = f.CheckFeasible();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+}
+
+TEST(ConstraintFeasibility, EnumerationPollsForCancellation) {
+  hpo::v1::SearchSpace space = ManyCombinations();
+  WorkLimits limits;
+  int polls = 0;
+  limits.cancelled = [&polls] { return ++polls > 1; };  // gone after the first poll
+  ConstraintFeasibility f(space, limits);
+  absl::Status s = f.CheckFeasible();
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+}
+
 }  // namespace
 }  // namespace hpo::space

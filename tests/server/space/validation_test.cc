@@ -422,6 +422,14 @@ TEST(ValidateExperiment, RejectsConditionWithoutValues) {
   EXPECT_INVALID(e, "search_space.parameters[3] (momentum).conditions[0]: values must not be empty");
 }
 
+TEST(ValidateExperiment, RejectsDuplicateConditionValues) {
+  Experiment e = ValidExperiment();
+  Param(&e, 3)->mutable_conditions(0)->add_values("sgd");
+  EXPECT_INVALID(e,
+                 "search_space.parameters[3] (momentum).conditions[0].values[1]: duplicate value "
+                 "\"sgd\"");
+}
+
 hpo::v1::LinearConstraint* Constraint(Experiment* e) {
   return e->mutable_search_space()->mutable_linear_constraints(0);
 }
