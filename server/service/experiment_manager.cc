@@ -175,8 +175,9 @@ absl::StatusOr<ProposalCache::Snapshot> ExperimentManager::Snapshot(int64_t expe
   return snapshot;
 }
 
-absl::StatusOr<Experiment> ExperimentManager::CreateExperiment(const Experiment& spec) {
-  HPO_RETURN_IF_ERROR(space::ValidateExperiment(spec));
+absl::StatusOr<Experiment> ExperimentManager::CreateExperiment(const Experiment& spec,
+                                                               const space::WorkLimits& limits) {
+  HPO_RETURN_IF_ERROR(space::ValidateExperiment(spec, space::DefaultAlgorithmNames(), limits));
   Experiment experiment = WithDefaults(spec);
   absl::MutexLock lock(&mu_);
   Experiment created;

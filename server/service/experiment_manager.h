@@ -29,6 +29,7 @@
 #include "hpo/v1/admin_service.pb.h"
 #include "hpo/v1/experiment_service.pb.h"
 #include "server/service/proposal_cache.h"
+#include "server/space/work_budget.h"
 #include "server/store/store.h"
 
 namespace hpo::service {
@@ -47,8 +48,11 @@ class ExperimentManager {
                     ExperimentManagerOptions options = ExperimentManagerOptions());
 
   // Validates `spec`, fills defaults (project "default", parallel_bandwidth 1, explicit metric
-  // objective and strategy, optimizer "bayesian" with a fresh seed) and stores it ACTIVE.
-  absl::StatusOr<hpo::v1::Experiment> CreateExperiment(const hpo::v1::Experiment& spec);
+  // objective and strategy, optimizer "bayesian" with a fresh seed) and stores it ACTIVE. The
+  // feasibility search of the validation runs within `limits`: pass the caller's deadline and
+  // cancellation, so that the work stops when the caller goes away (CANCELLED).
+  absl::StatusOr<hpo::v1::Experiment> CreateExperiment(
+      const hpo::v1::Experiment& spec, const space::WorkLimits& limits = space::WorkLimits());
   absl::StatusOr<hpo::v1::Experiment> GetExperiment(int64_t experiment_id);
   // Newest first. Empty `states` lists every state except ARCHIVED.
   absl::StatusOr<std::vector<hpo::v1::Experiment>> ListExperiments(

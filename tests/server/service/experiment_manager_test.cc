@@ -102,6 +102,32 @@ TEST_F(ExperimentManagerTest, InvalidSpecStoresNothing) {
   EXPECT_THAT(*manager_->ListExperiments("", {}), SizeIs(0));
 }
 
+TEST_F(ExperimentManagerTest, ValidationRunsWithinTheCallersLimits) {
+  v1::Experiment spec = Spec();
+  auto* c = spec.mutable_search_space()->add_linear_constraints();
+  auto* term = c->add_terms();
+  term->set_name("beta1");
+  term->set_weight(1);
+  c->set_threshold(0.95);
+  c->set_type(v1::CONSTRAINT_TYPE_LESS_THAN);
+  // A caller that went away stops the feasibility search; a tiny work limit is spent at once.
+  space::WorkLimits gone;
+  gone.cancelled = [] { return true; };
+  EXPECT_THAT(manager_->CreateExperiment(spec, gone),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("linear_constraints")));
+  space::WorkLimits tiny;
+  tiny.max_work = 1;
+  EXPECT_THAT(manager_->CreateExperiment(spec, tiny),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("budget")));
+  EXPECT_THAT(*manager_->ListExperiments("", {}), SizeIs(0));
+  // The cheap checks still run whatever the limits.
+  v1::Experiment bad = spec;
+  bad.set_observation_budget(0);
+  EXPECT_THAT(manager_->CreateExperiment(bad, space::WorkLimits()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("observation_budget")));
+  HPO_EXPECT_OK(manager_->CreateExperiment(spec));
+}
+
 TEST_F(ExperimentManagerTest, DuplicateNameIsAlreadyExists) {
   Create(Spec());
   EXPECT_THAT(manager_->CreateExperiment(Spec()), StatusIs(absl::StatusCode::kAlreadyExists));
