@@ -82,7 +82,7 @@ Experiment WithDefaults(const Experiment& spec) {
 }
 
 // Same result reported twice? Values are compared as a set by metric name.
-bool SameResult(const Observation& stored, const hpo::v1::CreateObservationRequest& request) {
+bool SameResult(const Observation& stored, const Observation& request) {
   if (stored.failed() != request.failed()) return false;
   if (stored.failed()) return stored.failure_reason() == request.failure_reason();
   if (stored.values_size() != request.values_size()) return false;
@@ -259,6 +259,7 @@ absl::StatusOr<Experiment> ExperimentManager::SetExperimentState(int64_t experim
 
 absl::StatusOr<Suggestion> ExperimentManager::CreateSuggestion(
     int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata) {
+  HPO_RETURN_IF_ERROR(space::ValidateMetadata(metadata, "metadata"));
   return IssueSuggestion(experiment_id, metadata, nullptr);
 }
 
@@ -334,6 +335,7 @@ absl::StatusOr<Suggestion> ExperimentManager::IssueSuggestion(
           result.set_state(hpo::v1::SUGGESTION_STATE_OPEN);
           apply_lease(result);
           for (const auto& [k, v] : metadata) (*result.mutable_metadata())[k] = v;
+          HPO_RETURN_IF_ERROR(space::ValidateMetadata(result.metadata(), "metadata"));
           HPO_RETURN_IF_ERROR(store_->UpdateSuggestion(result));
           HPO_ASSIGN_OR_RETURN(result, store_->GetSuggestion(result.id()));
           return absl::OkStatus();
@@ -367,6 +369,7 @@ absl::StatusOr<Suggestion> ExperimentManager::QueueSuggestion(
     int64_t experiment_id, const hpo::v1::Assignment& assignment,
     const google::protobuf::Map<std::string, std::string>& metadata) {
   HPO_RETURN_IF_ERROR(RequireId(experiment_id, "experiment_id"));
+  HPO_RETURN_IF_ERROR(space::ValidateMetadata(metadata, "metadata"));
   absl::MutexLock lock(&mu_);
   Suggestion result;
   HPO_RETURN_IF_ERROR(store_->Transact([&]() -> absl::Status {
@@ -437,6 +440,7 @@ absl::StatusOr<Suggestion> ExperimentManager::DeleteSuggestion(int64_t experimen
 
 absl::StatusOr<Observation> ExperimentManager::CreateObservation(
     const hpo::v1::CreateObservationRequest& request) {
+  HPO_RETURN_IF_ERROR(space::ValidateMetadata(request.metadata(), "metadata"));
   return RecordObservation(request, nullptr);
 }
 
@@ -473,14 +477,14 @@ absl::StatusOr<Observation> ExperimentManager::RecordObservation(
     o.set_experiment_id(experiment_id);
     *o.mutable_values() = request.values();
     o.set_failed(request.failed());
-    o.set_failure_reason(request.failure_reason());
+    o.set_failure_reason(space::BoundFailureReason(request.failure_reason()));
     *o.mutable_metadata() = request.metadata();
     if (request.suggestion_id() != 0) {
       HPO_ASSIGN_OR_RETURN(Suggestion s, GetOwnedSuggestion(experiment_id, request.suggestion_id()));
       HPO_ASSIGN_OR_RETURN(std::optional<Observation> existing,
                            store_->FindObservationBySuggestion(s.id()));
       if (existing.has_value()) {
-        if (SameResult(*existing, request)) {
+        if (SameResult(*existing, o)) {
           result = *std::move(existing);
           return absl::OkStatus();
         }

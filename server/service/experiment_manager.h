@@ -136,8 +136,9 @@ class ExperimentManager {
   absl::StatusOr<hpo::v1::Suggestion> IssueSuggestion(
       int64_t experiment_id, const google::protobuf::Map<std::string, std::string>& metadata,
       const Lease* lease);
-  // CreateObservation; with `worker_id`, the suggestion must be leased by that worker (a retried
-  // report of a stored result still returns it). A suggestion stopped by the pruner ends PRUNED.
+  // CreateObservation without the metadata check (the caller's); with `worker_id`, the
+  // suggestion must be leased by that worker (a retried report of a stored result still returns
+  // it). A suggestion stopped by the pruner ends PRUNED. A long failure_reason is cut.
   absl::StatusOr<hpo::v1::Observation> RecordObservation(
       const hpo::v1::CreateObservationRequest& request, const std::string* worker_id);
   absl::StatusOr<hpo::v1::Suggestion> GetOwnedSuggestion(int64_t experiment_id,

@@ -30,9 +30,25 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
   return ts;
 }
 
+// Bounds of what a worker registers: the description is copied into the replies of the dashboard
+// and, for gang ranks > 0, rank 0's rendezvous labels into their LeaseTrial replies.
+constexpr size_t kMaxWorkerIdLength = 128;
+constexpr size_t kMaxWorkerNameLength = 256;  // name and host
+constexpr size_t kMaxWorkerLabels = 32;
+constexpr size_t kMaxWorkerLabelKeyLength = 63;
+constexpr size_t kMaxWorkerLabelValueLength = 253;  // a DNS name
+
+absl::Status CheckWorkerIdLength(const std::string& worker_id) {
+  if (worker_id.size() > kMaxWorkerIdLength) {
+    return absl::InvalidArgumentError(absl::StrCat("worker_id: at most ", kMaxWorkerIdLength,
+                                                   " bytes (got ", worker_id.size(), ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RequireWorker(const std::string& worker_id) {
   if (worker_id.empty()) return absl::InvalidArgumentError("worker_id: required");
-  return absl::OkStatus();
+  return CheckWorkerIdLength(worker_id);
 }
 
 // Whether a caller of project scope `caller_project` may use worker `w` (see the header). An
@@ -267,12 +283,19 @@ google::protobuf::Timestamp TrialScheduler::LeaseExpiry() {
 absl::StatusOr<v1::RegisterWorkerResponse> TrialScheduler::RegisterWorker(
     const v1::RegisterWorkerRequest& request, const std::string& caller_project) {
   const v1::WorkerInfo& info = request.worker();
-  if (info.name().size() > 256 || info.host().size() > 256) {
-    return absl::InvalidArgumentError("worker: name and host must be at most 256 characters");
+  for (const auto& [field, value] :
+       {std::pair{"worker.name", &info.name()}, std::pair{"worker.host", &info.host()}}) {
+    if (value->size() > kMaxWorkerNameLength) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": at most ", kMaxWorkerNameLength,
+                                                     " bytes (got ", value->size(), ")"));
+    }
   }
+  HPO_RETURN_IF_ERROR(space::ValidateStringMap(info.labels(), "worker.labels", kMaxWorkerLabels,
+                                               kMaxWorkerLabelKeyLength,
+                                               kMaxWorkerLabelValueLength));
   if (info.threads() < 0) return absl::InvalidArgumentError("worker.threads: must be >= 0");
   std::string worker_id = request.worker_id();
-  if (worker_id.size() > 128) return absl::InvalidArgumentError("worker_id: at most 128 characters");
+  HPO_RETURN_IF_ERROR(CheckWorkerIdLength(worker_id));
   if (worker_id.empty()) {
     absl::BitGen gen;
     worker_id = absl::StrFormat("w-%012x", absl::Uniform<uint64_t>(gen, 0, uint64_t{1} << 48));
@@ -702,6 +725,7 @@ absl::StatusOr<v1::ProgressDecision> TrialScheduler::StoreProgress(
 absl::StatusOr<v1::Observation> TrialScheduler::CompleteTrial(
     const v1::CompleteTrialRequest& request, const std::string& caller_project) {
   HPO_RETURN_IF_ERROR(RequireWorker(request.worker_id()));
+  HPO_RETURN_IF_ERROR(space::ValidateMetadata(request.metadata(), "metadata"));
   if (request.suggestion_id() <= 0) {
     return absl::InvalidArgumentError("suggestion_id: must be a positive id");
   }
@@ -727,7 +751,9 @@ absl::StatusOr<v1::Observation> TrialScheduler::CompleteTrial(
       HPO_RETURN_IF_ERROR(store->Transact([&]() { return store->UpsertGangMember(released); }));
       HPO_LOG(INFO) << "worker " << request.worker_id() << " (rank " << place->rank
                     << ") finished its part of suggestion " << s.id()
-                    << (request.failed() ? ": failed: " + request.failure_reason() : "");
+                    << (request.failed()
+                            ? ": failed: " + space::BoundFailureReason(request.failure_reason())
+                            : "");
       v1::Observation none;
       none.set_experiment_id(experiment_id);
       none.set_suggestion_id(s.id());
@@ -783,7 +809,7 @@ absl::Status TrialScheduler::ReleaseTrial(const v1::ReleaseTrialRequest& request
     }));
   }
   HPO_LOG(INFO) << "worker " << request.worker_id() << " released suggestion "
-                << request.suggestion_id() << ": " << request.reason();
+                << request.suggestion_id() << ": " << space::BoundFailureReason(request.reason());
   manager_->proposals_.Refresh(experiment_id);
   return absl::OkStatus();
 }

@@ -519,33 +519,6 @@ absl::Status ValidatePruner(const hpo::v1::Experiment& e) {
   return absl::OkStatus();
 }
 
-// Keys of 1 to kMaxMetadataKeyLength bytes, values of at most `max_value` bytes.
-absl::Status ValidateStringMap(absl::string_view path,
-                               const google::protobuf::Map<std::string, std::string>& map,
-                               size_t max_value) {
-  std::map<std::string, std::string> sorted(map.begin(), map.end());
-  for (const auto& [key, value] : sorted) {
-    const std::string kpath = absl::StrCat(path, "[\"", Shortened(key), "\"]");
-    if (key.empty() || key.size() > static_cast<size_t>(kMaxMetadataKeyLength)) {
-      return Invalid(kpath, absl::StrCat("keys must be 1 to ", kMaxMetadataKeyLength, " bytes (got ",
-                                         key.size(), ")"));
-    }
-    if (value.size() > max_value) {
-      return Invalid(kpath, absl::StrCat("values must be at most ", max_value, " bytes (got ",
-                                         value.size(), ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateMetadata(const google::protobuf::Map<std::string, std::string>& metadata) {
-  if (metadata.size() > static_cast<size_t>(kMaxMetadataEntries)) {
-    return Invalid("metadata", absl::StrCat("at most ", kMaxMetadataEntries, " entries are allowed (got ",
-                                            metadata.size(), ")"));
-  }
-  return ValidateStringMap("metadata", metadata, kMaxMetadataValueLength);
-}
-
 // Trainer options: names of 1 to kMaxMetadataKeyLength bytes; parameter_mapping values name a
 // parameter or conditional of the space (a worker would otherwise run without that option).
 absl::Status ValidateTraining(const hpo::v1::Experiment& e) {
@@ -557,11 +530,8 @@ absl::Status ValidateTraining(const hpo::v1::Experiment& e) {
   }
   for (const auto& [path, map] : {std::pair{"training.parameter_mapping", &t.parameter_mapping()},
                                   std::pair{"training.fixed_options", &t.fixed_options()}}) {
-    if (map->size() > static_cast<size_t>(kMaxTrainingOptions)) {
-      return Invalid(path, absl::StrCat("at most ", kMaxTrainingOptions,
-                                        " entries are allowed (got ", map->size(), ")"));
-    }
-    HPO_RETURN_IF_ERROR(ValidateStringMap(path, *map, kMaxMetadataValueLength));
+    HPO_RETURN_IF_ERROR(ValidateStringMap(*map, path, kMaxTrainingOptions, kMaxMetadataKeyLength,
+                                          kMaxMetadataValueLength));
   }
   std::map<std::string, std::string> sorted(t.parameter_mapping().begin(),
                                             t.parameter_mapping().end());
@@ -653,6 +623,44 @@ absl::Status ValidateParameterValue(const Parameter& p, const ParameterValue& va
     default:
       return Invalid(field, absl::StrCat("parameter ", p.name(), " has no valid type"));
   }
+}
+
+absl::Status ValidateStringMap(const google::protobuf::Map<std::string, std::string>& map,
+                               absl::string_view field, size_t max_entries, size_t max_key,
+                               size_t max_value) {
+  if (map.size() > max_entries) {
+    return Invalid(field, absl::StrCat("at most ", max_entries, " entries are allowed (got ",
+                                       map.size(), ")"));
+  }
+  std::map<absl::string_view, absl::string_view> sorted(map.begin(), map.end());
+  for (const auto& [key, value] : sorted) {
+    const std::string kpath = absl::StrCat(field, "[\"", Shortened(key), "\"]");
+    if (key.empty() || key.size() > max_key) {
+      return Invalid(kpath,
+                     absl::StrCat("keys must be 1 to ", max_key, " bytes (got ", key.size(), ")"));
+    }
+    if (value.size() > max_value) {
+      return Invalid(kpath, absl::StrCat("values must be at most ", max_value, " bytes (got ",
+                                         value.size(), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMetadata(const google::protobuf::Map<std::string, std::string>& metadata,
+                              absl::string_view field) {
+  return ValidateStringMap(metadata, field, kMaxMetadataEntries, kMaxMetadataKeyLength,
+                           kMaxMetadataValueLength);
+}
+
+std::string BoundFailureReason(std::string reason) {
+  if (reason.size() <= kMaxFailureReasonLength) return reason;
+  const std::string marker = absl::StrCat(" [... cut: ", reason.size(), " bytes in all]");
+  size_t n = kMaxFailureReasonLength - marker.size();
+  while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
+  reason.resize(n);
+  reason += marker;
+  return reason;
 }
 
 absl::Status ValidateSearchSpace(const hpo::v1::SearchSpace& space, absl::string_view field,
@@ -752,7 +760,7 @@ absl::Status ValidateExperiment(const hpo::v1::Experiment& e,
       NonNegative("optimizer.initial_design_size", e.optimizer().initial_design_size()));
   HPO_RETURN_IF_ERROR(ValidateTraining(e));
   HPO_RETURN_IF_ERROR(ValidatePruner(e));
-  HPO_RETURN_IF_ERROR(ValidateMetadata(e.metadata()));
+  HPO_RETURN_IF_ERROR(ValidateMetadata(e.metadata(), "metadata"));
   return absl::OkStatus();
 }
 

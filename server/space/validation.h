@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "google/protobuf/map.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "hpo/v1/experiment.pb.h"
 #include "hpo/v1/search_space.pb.h"
@@ -50,6 +51,8 @@ inline constexpr int kMaxMetadataValueLength = 4096;
 inline constexpr int kMaxCheckpointMetrics = 64;
 inline constexpr int kMaxNameLength = 128;  // characters of a name (all ASCII but experiments')
 inline constexpr int kMaxTrainingOptions = 200;  // entries of each TrainingSpec map
+// Observation.failure_reason: longer ones are cut (BoundFailureReason), not refused.
+inline constexpr size_t kMaxFailureReasonLength = 4096;
 
 // Algorithm names accepted by the one-argument ValidateExperiment. hpo::space sits below
 // hpo::optimizer and cannot ask its registry, so this list mirrors
@@ -72,6 +75,22 @@ absl::Status ValidateExperiment(const hpo::v1::Experiment& experiment,
 
 // Same, with DefaultAlgorithmNames().
 absl::Status ValidateExperiment(const hpo::v1::Experiment& experiment);
+
+// A map of at most `max_entries` entries, keys of 1 to `max_key` bytes, values of at most
+// `max_value` bytes; otherwise INVALID_ARGUMENT naming `field` (and the key).
+absl::Status ValidateStringMap(const google::protobuf::Map<std::string, std::string>& map,
+                               absl::string_view field, size_t max_entries, size_t max_key,
+                               size_t max_value);
+
+// Metadata of an experiment, suggestion or observation: ValidateStringMap with
+// kMaxMetadataEntries, kMaxMetadataKeyLength and kMaxMetadataValueLength.
+absl::Status ValidateMetadata(const google::protobuf::Map<std::string, std::string>& metadata,
+                              absl::string_view field);
+
+// `reason` if at most kMaxFailureReasonLength bytes; else its beginning, cut at a UTF-8
+// character boundary, and a marker with the original length, kMaxFailureReasonLength bytes in
+// all. Workers send the tail of a program's output, so a long reason is kept, not refused.
+std::string BoundFailureReason(std::string reason);
 
 // Validates a search space; `field` prefixes the paths ("search_space"). Includes the check
 // that the linear constraints admit at least one assignment (see feasibility.h for the

@@ -2,9 +2,10 @@
 
 #include <atomic>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/sqlite_store.h"
@@ -212,6 +213,62 @@ TEST_F(ExperimentManagerTest, ObservationValidation) {
   EXPECT_THAT(Observe(id, s->id(), 0.5),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("deleted")));
   EXPECT_THAT(*manager_->ListObservations(id), SizeIs(0));
+}
+
+TEST_F(ExperimentManagerTest, MetadataOfSuggestionsAndObservationsIsBounded) {
+  const int64_t id = Create(Spec());
+  google::protobuf::Map<std::string, std::string> many, long_value;
+  for (int i = 0; i < 65; ++i) many[absl::StrCat("k", i)] = "v";
+  long_value["k"] = std::string(4097, 'v');
+  EXPECT_THAT(manager_->CreateSuggestion(id, many),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata")));
+  EXPECT_THAT(manager_->CreateSuggestion(id, long_value),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata[\"k\"]")));
+  v1::Assignment a;
+  (*a.mutable_values())["lr"].set_number_value(0.1);
+  (*a.mutable_values())["optimizer"].set_string_value("sgd");
+  EXPECT_THAT(manager_->QueueSuggestion(id, a, long_value),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata[\"k\"]")));
+  EXPECT_THAT(*manager_->ListSuggestions(id, {}), SizeIs(0));
+  auto s = manager_->CreateSuggestion(id, no_metadata_);
+  HPO_ASSERT_OK(s);
+  v1::CreateObservationRequest r;
+  r.set_experiment_id(id);
+  r.set_suggestion_id(s->id());
+  *r.add_values() = Value("auc", 0.5);
+  *r.mutable_metadata() = many;
+  EXPECT_THAT(manager_->CreateObservation(r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata")));
+  *r.mutable_metadata() = long_value;
+  EXPECT_THAT(manager_->CreateObservation(r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata[\"k\"]")));
+  EXPECT_THAT(*manager_->ListObservations(id), SizeIs(0));
+}
+
+TEST_F(ExperimentManagerTest, LongFailureReasonIsCutAtACharacterBoundary) {
+  const int64_t id = Create(Spec());
+  auto s = manager_->CreateSuggestion(id, no_metadata_);
+  HPO_ASSERT_OK(s);
+  v1::CreateObservationRequest r;
+  r.set_experiment_id(id);
+  r.set_suggestion_id(s->id());
+  r.set_failed(true);
+  std::string reason = "exit 1: ";
+  for (int i = 0; i < 50'000; ++i) reason += "\xc3\xa9";  // U+00E9, two bytes
+  r.set_failure_reason(reason);
+  auto o = manager_->CreateObservation(r);
+  HPO_ASSERT_OK(o);
+  const std::string& stored = o->failure_reason();
+  EXPECT_LE(stored.size(), 4096u);
+  const size_t marker = stored.find(" [... cut: 100008 bytes in all]");
+  ASSERT_NE(marker, std::string::npos) << stored.substr(stored.size() - 64);
+  EXPECT_EQ(marker + 31, stored.size());
+  EXPECT_EQ(stored.substr(0, 8), "exit 1: ");
+  EXPECT_EQ((marker - 8) % 2, 0u);  // whole characters only
+  // The same report again is a retry, not another result.
+  auto again = manager_->CreateObservation(r);
+  HPO_ASSERT_OK(again);
+  EXPECT_EQ(again->id(), o->id());
 }
 
 TEST_F(ExperimentManagerTest, FailedObservationMarksSuggestionFailed) {

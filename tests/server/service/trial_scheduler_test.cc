@@ -746,6 +746,69 @@ TEST_F(TrialSchedulerTest, LeaseWithAnotherProjectsWorkerIdChangesNothing) {
   EXPECT_EQ(s->worker_id(), b->worker_id());
 }
 
+// --- Bounded strings ---
+
+TEST_F(TrialSchedulerTest, WorkerDescriptionsAndIdsAreBounded) {
+  v1::RegisterWorkerRequest r;
+  r.mutable_worker()->set_host(std::string(257, 'h'));
+  EXPECT_THAT(scheduler_->RegisterWorker(r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker.host")));
+  r.mutable_worker()->set_host("h");
+  auto& labels = *r.mutable_worker()->mutable_labels();
+  labels["rendezvous_host"] = std::string(254, 'x');  // copied into every gang member's lease
+  EXPECT_THAT(scheduler_->RegisterWorker(r),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("worker.labels[\"rendezvous_host\"]")));
+  labels.clear();
+  labels[std::string(64, 'k')] = "v";
+  EXPECT_THAT(scheduler_->RegisterWorker(r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker.labels")));
+  labels.clear();
+  for (int i = 0; i < 33; ++i) labels[absl::StrCat("k", i)] = "v";
+  EXPECT_THAT(scheduler_->RegisterWorker(r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker.labels")));
+  labels.erase("k0");
+  HPO_EXPECT_OK(scheduler_->RegisterWorker(r));
+
+  const std::string long_id(129, 'w');
+  EXPECT_THAT(Lease(long_id), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_id")));
+  EXPECT_THAT(scheduler_->Heartbeat(Beat(long_id, 0)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_id")));
+  EXPECT_THAT(Report(long_id, 1, 1, 0.5),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_id")));
+  EXPECT_THAT(Complete(long_id, 1, 0.5),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_id")));
+  v1::ReleaseTrialRequest release;
+  release.set_worker_id(long_id);
+  release.set_suggestion_id(1);
+  EXPECT_THAT(scheduler_->ReleaseTrial(release),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_id")));
+}
+
+TEST_F(TrialSchedulerTest, CompletionMetadataIsBoundedAndALongFailureReasonIsCut) {
+  HPO_ASSERT_OK(manager_->CreateExperiment(Spec(5, 1)));
+  const std::string w = Register("w");
+  auto leased = Lease(w);
+  HPO_ASSERT_OK(leased);
+  v1::CompleteTrialRequest c;
+  c.set_worker_id(w);
+  c.set_suggestion_id(leased->suggestion().id());
+  c.set_failed(true);
+  c.set_failure_reason(std::string(1 << 20, 'x'));  // the tail of a program's output
+  for (int i = 0; i < 65; ++i) (*c.mutable_metadata())[absl::StrCat("k", i)] = "v";
+  EXPECT_THAT(scheduler_->CompleteTrial(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata")));
+  c.clear_metadata();
+  (*c.mutable_metadata())["k"] = std::string(4097, 'v');
+  EXPECT_THAT(scheduler_->CompleteTrial(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata[\"k\"]")));
+  c.clear_metadata();
+  auto o = scheduler_->CompleteTrial(c);
+  HPO_ASSERT_OK(o);
+  EXPECT_LE(o->failure_reason().size(), 4096u);
+  EXPECT_THAT(o->failure_reason(), HasSubstr("1048576 bytes in all"));
+}
+
 // --- Learning-curve cache ---
 
 TEST_F(TrialSchedulerTest, CurveCacheIsReadOnceAndLeavesWithItsExperiment) {
