@@ -33,7 +33,7 @@ import threading
 import time
 import unittest
 
-from harness import ProcessTestCase, Worker, run_process_tests, wait_for
+from harness import ProcessTestCase, Worker, all_pages, run_process_tests, wait_for
 
 ARGS = None
 TOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toy_train.py")
@@ -307,11 +307,13 @@ class CrashSafetyTest(ProcessTestCase):
         lost, duplicated, unacked_stored = [], [], 0
         stored_obs, stored_sugs = {}, {}
         for exp_id in experiment_ids:
-            for sug in stub.ListSuggestions(s.ListSuggestionsRequest(experiment_id=exp_id),
-                                            timeout=60).suggestions:
+            for sug in all_pages(stub.ListSuggestions,
+                                 s.ListSuggestionsRequest(experiment_id=exp_id), "suggestions",
+                                 timeout=60):
                 stored_sugs[sug.id] = sug
-            for o in stub.ListObservations(s.ListObservationsRequest(experiment_id=exp_id),
-                                           timeout=60).observations:
+            for o in all_pages(stub.ListObservations,
+                               s.ListObservationsRequest(experiment_id=exp_id), "observations",
+                               timeout=60):
                 if o.suggestion_id in stored_obs:
                     duplicated.append("observation of suggestion %d" % o.suggestion_id)
                 stored_obs[o.suggestion_id] = o
@@ -441,7 +443,8 @@ class CrashSafetyTest(ProcessTestCase):
         stub, _ = self.stubs()
         for exp_id in clients + trials:
             e = stub.GetExperiment(s.GetExperimentRequest(experiment_id=exp_id)).experiment
-            n = len(stub.ListObservations(s.ListObservationsRequest(experiment_id=exp_id)).observations)
+            n = len(all_pages(stub.ListObservations,
+                              s.ListObservationsRequest(experiment_id=exp_id), "observations"))
             self.assertEqual(e.progress.observation_count, n)
         self.assertGreater(counts["observations"], 0)
         self.assertGreater(counts["checkpoints"], 0)

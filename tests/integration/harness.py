@@ -23,6 +23,17 @@ def generate_stubs(source_dir, out_dir):
         sys.path.insert(0, out_dir)
 
 
+def all_pages(method, request, field, **kwargs):
+    """Every item of a paged List call: follows next_page_token to the last page."""
+    items = []
+    while True:
+        reply = method(request, **kwargs)
+        items.extend(getattr(reply, field))
+        if not reply.next_page_token:
+            return items
+        request.page_token = reply.next_page_token
+
+
 def wait_for(condition, timeout, what, interval=0.05):
     """Polls condition() until it returns a true value (returned) or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout
