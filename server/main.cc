@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -125,9 +126,11 @@ void WritePortFile(const std::string& path, int port) {
   }
 }
 
-// An exclusive lock on `db_path`.lock for the life of the process: a second server on the same
-// database would serve from its own caches (a token revoked on one would still pass the other).
-absl::Status LockDatabase(const std::string& db_path) {
+// One server per database: a second one would serve from its own caches (a token revoked on one
+// would still pass the other). Two exclusive flocks, held for the life of the process: on the
+// database file itself (LockDatabaseFile), whatever name leads to it (a symbolic or hard link),
+// and on `db_path`.lock, the lock of servers before that one (during an upgrade).
+absl::Status LockDatabasePath(const std::string& db_path) {
   const std::string lock_path = db_path + ".lock";
   const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
@@ -147,23 +150,67 @@ absl::Status LockDatabase(const std::string& db_path) {
   return absl::OkStatus();  // fd stays open: the lock goes with the process
 }
 
-// An existing admin token file decides who is admin: it must be a regular file of this user
-// that no one else may change.
-absl::Status CheckTokenFile(const std::string& path) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
+// SQLite's own locks are fcntl locks, which flock does not touch on Linux. The descriptor is
+// never closed, even when the lock is refused: closing a descriptor of the file would drop this
+// process's fcntl locks on it, SQLite's included.
+absl::Status LockDatabaseFile(const std::string& db_path) {
+  const int fd = open(db_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open database ", db_path, " to lock it: ", strerror(errno)));
   }
-  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--admin_token_file ", path,
-                     " must be a regular file (not a link) owned by this user "
-                     "and writable by it alone (chmod 600)"));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", db_path,
+          " is in use by another hpo-server (it holds a lock on the file, "
+          "perhaps under another name); stop that server first, or give this one another "
+          "--data_dir or --db"));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot lock ", db_path, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// An existing admin token file decides who is admin: it must be a regular file of this user
+// that no one else may change. Checked on the open descriptor, so that what is checked is what
+// is read (no link followed, nothing swapped in between). nullopt: there is no such file.
+absl::StatusOr<std::optional<std::string>> ReadTokenFile(const std::string& path) {
+  const absl::Status refused = absl::FailedPreconditionError(
+      absl::StrCat("--admin_token_file ", path,
+                   " must be a regular file (not a link) owned by this user "
+                   "and writable by it alone (chmod 600)"));
+  // O_NONBLOCK: a FIFO planted there must not hang the start (it is refused below).
+  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    if (errno == ELOOP) return refused;
+    return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 022) != 0) {
+    close(fd);
+    return refused;
   }
   if ((st.st_mode & 044) != 0) {
     HPO_LOG(WARNING) << "--admin_token_file " << path << " is readable by other users";
   }
-  return absl::OkStatus();
+  constexpr size_t kMaxBytes = 4096;  // a token is 52 characters
+  std::string text;
+  char buffer[kMaxBytes + 1];
+  ssize_t n;
+  while (text.size() <= kMaxBytes && (n = read(fd, buffer, sizeof(buffer))) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      close(fd);
+      return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", strerror(error)));
+    }
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return std::optional<std::string>(std::move(text));
 }
 
 bool IsLoopback(const std::string& host) {
@@ -184,15 +231,11 @@ absl::Status BootstrapAdminToken(hpo::service::ExperimentManager& manager) {
   if (!tokens.ok()) return tokens.status();
   const std::string file = absl::GetFlag(FLAGS_admin_token_file);
   std::string secret;
-  std::error_code ec;
-  if (!file.empty() && std::filesystem::is_symlink(file, ec)) {
-    return CheckTokenFile(file);
-  }
-  if (!file.empty() && std::filesystem::exists(file, ec)) {
-    if (absl::Status s = CheckTokenFile(file); !s.ok()) return s;
-    auto text = ReadFile(file);
-    if (!text.ok()) return text.status();
-    secret = std::string(absl::StripAsciiWhitespace(*text));
+  absl::StatusOr<std::optional<std::string>> text = std::optional<std::string>();
+  if (!file.empty()) text = ReadTokenFile(file);
+  if (!text.ok()) return text.status();
+  if (text->has_value()) {
+    secret = std::string(absl::StripAsciiWhitespace(**text));
     if (!hpo::auth::LooksLikeTokenSecret(secret)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--admin_token_file ", file, ": not a token (\"hpo_\" followed by 48 hex digits)"));
@@ -302,8 +345,17 @@ int Run() {
     db_path = (std::filesystem::path(dir) / "hpo.db").string();
   }
 
-  if (db_path != ":memory:") {
-    if (absl::Status s = LockDatabase(db_path); !s.ok()) {
+  // An existing file is locked before it is opened (a refused server does no work on it); a new
+  // one once the store has created it.
+  const bool on_disk = db_path != ":memory:";
+  bool file_locked = false;
+  if (on_disk) {
+    absl::Status s = LockDatabasePath(db_path);
+    if (s.ok() && access(db_path.c_str(), F_OK) == 0) {
+      s = LockDatabaseFile(db_path);
+      file_locked = true;
+    }
+    if (!s.ok()) {
       HPO_LOG(ERROR) << s;
       return 1;
     }
@@ -314,6 +366,12 @@ int Run() {
   if (!store.ok()) {
     HPO_LOG(ERROR) << "cannot open database " << db_path << ": " << store.status();
     return 1;
+  }
+  if (on_disk && !file_locked) {
+    if (absl::Status s = LockDatabaseFile(db_path); !s.ok()) {
+      HPO_LOG(ERROR) << s;
+      return 1;
+    }
   }
   const auto& migration = (*store)->migration();
   HPO_LOG(INFO) << "database " << db_path << " at schema version " << migration.to_version

@@ -651,6 +651,20 @@ class FilesAndLocalUsersTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("not a link", r.stderr)
 
+    def test_second_server_through_a_link_to_the_same_database_is_refused(self):
+        db = os.path.join(self.d, "hpo.db")
+        self.start(db)
+        other = os.path.join(self.d, "other")
+        os.makedirs(other)
+        for name, link in (("symlink.db", os.symlink), ("hardlink.db", os.link)):
+            path = os.path.join(other, name)
+            link(db, path)
+            r = subprocess.run([ARGS.server_bin, "--db", path, "--listen", "127.0.0.1:0",
+                                "--http_listen", ""], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, name)
+            self.assertIn("in use by another hpo-server", r.stderr, name)
+            self.assertFalse(os.path.exists(path + "-wal"), name)
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
