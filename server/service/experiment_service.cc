@@ -171,23 +171,16 @@ ServerUnaryReactor* ExperimentService::CreateExperiment(
     CallbackServerContext* context, const hpo::v1::CreateExperimentRequest* request,
     hpo::v1::CreateExperimentResponse* response) {
   if (auto* refused = Refuse(context, guard_, *request)) return refused;
-  // Validation can be costly (the feasibility search of linear constraints): here it runs within
-  // the caller's deadline and stops when the call is cancelled, so a client that gives up stops
-  // the work. The manager validates again; a spec that passed here passes there within the
-  // same deterministic work limit.
+  // Validation can be costly (the feasibility search of linear constraints): it runs within the
+  // caller's deadline and stops when the call is cancelled, so a client that gives up stops the
+  // work.
   space::WorkLimits limits;
   limits.cancelled = [context] { return context->IsCancelled(); };
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
     limits.deadline = absl::FromChrono(context->deadline());
   }
-  absl::Status valid =
-      space::ValidateExperiment(request->experiment(), space::DefaultAlgorithmNames(), limits);
-  if (!valid.ok()) {
-    return FinishUnary(context, absl::StatusOr<hpo::v1::Experiment>(valid),
-                       [](hpo::v1::Experiment) {});
-  }
   return FinishUnary(
-      context, manager_->CreateExperiment(request->experiment()),
+      context, manager_->CreateExperiment(request->experiment(), limits),
       [&](hpo::v1::Experiment e) { *response->mutable_experiment() = std::move(e); });
 }
 
