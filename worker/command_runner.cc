@@ -294,6 +294,33 @@ class TemplateWriter {
     return absl::OkStatus();
   }
 
+  // $( ), $(( )) and ${ }, which open alike in bare and double-quoted text. True when one
+  // opened or closed here (and was copied).
+  bool Expansion(Frame& f) {
+    if (Peek() == '$' && Peek(1) == '(') {
+      const bool arithmetic = Peek(2) == '(';
+      Copy(arithmetic ? 3 : 2);
+      Frame inner;
+      inner.parens = arithmetic ? 2 : 1;
+      inner.arithmetic = arithmetic ? 1 : 0;
+      frames_.push_back(inner);  // `f` is not used after this
+      return true;
+    }
+    if (Peek() == '$' && Peek(1) == '{') {
+      Copy(2);
+      ++f.arithmetic;
+      braces_.push_back(frames_.size());
+      return true;
+    }
+    if (Peek() == '}' && !braces_.empty() && braces_.back() == frames_.size()) {
+      braces_.pop_back();
+      --f.arithmetic;
+      Copy();
+      return true;
+    }
+    return false;
+  }
+
   absl::Status Step() {
     Frame& f = frames_.back();
     size_t length = 0;
@@ -315,24 +342,9 @@ class TemplateWriter {
           Copy(2);
           return absl::OkStatus();
         }
+        if (Expansion(f)) return absl::OkStatus();
         if (c == '"') {
           f.quote = Quote::kNone;
-        } else if (c == '$' && Peek(1) == '(') {
-          const bool arithmetic = Peek(2) == '(';
-          Copy(arithmetic ? 3 : 2);
-          Frame inner;
-          inner.parens = arithmetic ? 2 : 1;
-          inner.arithmetic = arithmetic ? 1 : 0;
-          frames_.push_back(inner);
-          return absl::OkStatus();
-        } else if (c == '$' && Peek(1) == '{') {
-          Copy(2);
-          ++f.arithmetic;
-          braces_.push_back(frames_.size());
-          return absl::OkStatus();
-        } else if (c == '}' && !braces_.empty() && braces_.back() == frames_.size()) {
-          braces_.pop_back();
-          --f.arithmetic;
         } else if (c == '`') {
           Copy();
           Frame inner;
@@ -375,22 +387,8 @@ class TemplateWriter {
         frames_.push_back(inner);
         return absl::OkStatus();
       }
-    } else if (c == '$' && Peek(1) == '(') {
-      const bool arithmetic = Peek(2) == '(';
-      Copy(arithmetic ? 3 : 2);
-      Frame inner;
-      inner.parens = arithmetic ? 2 : 1;
-      inner.arithmetic = arithmetic ? 1 : 0;
-      frames_.push_back(inner);
+    } else if (Expansion(f)) {
       return absl::OkStatus();
-    } else if (c == '$' && Peek(1) == '{') {
-      Copy(2);
-      ++f.arithmetic;
-      braces_.push_back(frames_.size());
-      return absl::OkStatus();
-    } else if (c == '}' && !braces_.empty() && braces_.back() == frames_.size()) {
-      braces_.pop_back();
-      --f.arithmetic;
     } else if (c == '(' && Peek(1) == '(' && WordStart()) {  // (( arithmetic command ))
       Copy(2);
       ++f.arithmetic;

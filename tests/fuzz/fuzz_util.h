@@ -6,6 +6,7 @@
 #ifndef HPO_TESTS_FUZZ_FUZZ_UTIL_H_
 #define HPO_TESTS_FUZZ_FUZZ_UTIL_H_
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "client/spec.h"
+#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
@@ -36,8 +38,8 @@ namespace hpo::fuzz {
   std::abort();
 }
 
-#define HPO_FUZZ_CHECK(condition, detail)                                   \
-  do {                                                                      \
+#define HPO_FUZZ_CHECK(condition, detail)                                          \
+  do {                                                                             \
     if (!(condition)) ::hpo::fuzz::Fail(__FILE__, __LINE__, #condition, (detail)); \
   } while (0)
 
@@ -50,6 +52,23 @@ inline void SilenceProtobufLogs() {
       std::fprintf(stderr, "[libprotobuf FATAL %s:%d] %s\n", filename, line, message.c_str());
     }
   });
+}
+
+// Reads a fuzz input as protobuf text format (the seeds are text) or, when it is not valid text,
+// as binary wire format. False when it is neither.
+inline bool ParseTextOrBinary(const uint8_t* data, size_t size, google::protobuf::Message* input) {
+  class SilentErrors : public google::protobuf::io::ErrorCollector {
+   public:
+    void AddError(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+    void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+  } errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (parser.ParseFromString(std::string(reinterpret_cast<const char*>(data), size), input)) {
+    return true;
+  }
+  input->Clear();
+  return input->ParseFromArray(data, static_cast<int>(size));
 }
 
 inline std::string ToText(const google::protobuf::Message& message) {

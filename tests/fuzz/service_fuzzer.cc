@@ -23,7 +23,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
-#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "hpo/v1/admin_service.grpc.pb.h"
 #include "hpo/v1/experiment_service.grpc.pb.h"
@@ -62,23 +61,6 @@ constexpr CallerToken kTokens[kAnonymous] = {
     {hpo::v1::ROLE_READ_ONLY, "a", "hpo_000000000000000000000000000000000000000000000004"},
     {hpo::v1::ROLE_USER, "b", "hpo_000000000000000000000000000000000000000000000005"},
 };
-
-class SilentErrors : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
-  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
-};
-
-bool ParseInput(const uint8_t* data, size_t size, hpo::fuzz::ServiceInput* input) {
-  SilentErrors errors;
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  if (parser.ParseFromString(std::string(reinterpret_cast<const char*>(data), size), input)) {
-    return true;
-  }
-  input->Clear();
-  return input->ParseFromArray(data, static_cast<int>(size));
-}
 
 // One server as hpo-server builds it with --auth, in memory.
 class Server {
@@ -345,7 +327,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hpo::fuzz::ServiceInput input;
-  if (!ParseInput(data, size, &input)) return 0;
+  if (!hpo::fuzz::ParseTextOrBinary(data, size, &input)) return 0;
   Server server;
   for (int i = 0; i < input.calls_size() && i < kMaxCalls; ++i) Run(server, input.calls(i));
   return 0;

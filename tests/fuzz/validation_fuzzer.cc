@@ -28,7 +28,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "hpo/v1/experiment.pb.h"
 #include "hpo_fuzz/validation_input.pb.h"
@@ -46,23 +45,6 @@ bool verbose = false;
 
 // Keeps one input's work bounded: the validators are linear, the optimizer is not.
 constexpr int kMaxRequests = 8;
-
-class SilentErrors : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
-  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
-};
-
-bool ParseInput(const uint8_t* data, size_t size, hpo::fuzz::ValidationInput* input) {
-  SilentErrors errors;
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  if (parser.ParseFromString(std::string(reinterpret_cast<const char*>(data), size), input)) {
-    return true;
-  }
-  input->Clear();
-  return input->ParseFromArray(data, static_cast<int>(size));
-}
 
 // OK or INVALID_ARGUMENT whose message starts with a field path.
 void CheckVerdict(const absl::Status& status, const std::string& context) {
@@ -82,7 +64,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hpo::fuzz::ValidationInput input;
-  if (!ParseInput(data, size, &input)) return 0;
+  if (!hpo::fuzz::ParseTextOrBinary(data, size, &input)) return 0;
   const hpo::v1::Experiment& experiment = input.experiment();
 
   const absl::Status valid = hpo::space::ValidateExperiment(experiment);
