@@ -22,7 +22,7 @@ WORKERS="${HPO_WORKERS:-2}"
 export HPO_SERVER="127.0.0.1:$PORT"
 # One training thread per worker, and no OpenMP spin-waiting: workers share the cores.
 export OMP_WAIT_POLICY=PASSIVE
-mkdir -p "$DATA_DIR"
+mkdir -p -m 700 "$DATA_DIR"
 
 PIDS=()
 cleanup() {

@@ -29,6 +29,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
@@ -341,6 +342,14 @@ int Run() {
     if (ec) {
       HPO_LOG(ERROR) << "cannot create --data_dir " << dir << ": " << ec.message();
       return 1;
+    }
+    // A data directory made by someone else's mkdir (a script, systemd's StateDirectory) may be
+    // open to other users: the server's own is its user's alone.
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & 077) != 0) {
+      HPO_LOG(WARNING) << "--data_dir " << dir << " was open to other users (mode "
+                       << absl::StrFormat("%04o", st.st_mode & 07777) << "); now 0700";
+      ::chmod(dir.c_str(), 0700);
     }
     db_path = (std::filesystem::path(dir) / "hpo.db").string();
   }

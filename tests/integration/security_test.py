@@ -559,6 +559,22 @@ class FilesAndLocalUsersTest(unittest.TestCase):
             proc.terminate()
             proc.wait(timeout=30)
 
+    def test_a_data_directory_made_open_by_others_is_closed(self):
+        data = os.path.join(self.d, "made-by-a-script")
+        os.makedirs(data, mode=0o755)
+        os.chmod(data, 0o755)
+        port_file = os.path.join(self.d, "port-open-dir")
+        proc = subprocess.Popen([ARGS.server_bin, "--data_dir", data, "--listen", "127.0.0.1:0",
+                                 "--port_file", port_file, "--http_listen", ""],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: os.path.exists(port_file) or proc.poll() is not None, 30, "server")
+            self.assertTrue(os.path.exists(port_file), "the server did not start")
+            self.assertEqual(self.mode(data), 0o700)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
     def test_second_server_on_the_same_database_refuses_to_start(self):
         db = os.path.join(self.d, "hpo.db")
         self.start(db)
