@@ -46,34 +46,53 @@ absl::Status ParseListenAddress(const std::string& listen, std::string* host, in
   return absl::OkStatus();
 }
 
-
 namespace {
 
-// Set while a connection is handed over without a free thread or queue slot: it is closed
-// without being read.
-thread_local bool t_reject_connection = false;
+// httplib hands each accepted socket over as a job that calls process_and_close_socket; while
+// this is set that call only records the socket here, so the pool can decide about it first.
+thread_local bool t_capture_socket = false;
+thread_local int t_captured_socket = -1;
 
-// httplib's ThreadPool queues without bound; this one runs `threads` threads and closes
-// connections beyond `max_queued` waiting ones at once (on the accepting thread).
-class BoundedPool : public httplib::TaskQueue {
+// What ConnectionPool asks of its server.
+class ConnectionHandler {
  public:
-  BoundedPool(int threads, int max_queued) : max_queued_(static_cast<size_t>(max_queued)) {
+  virtual ~ConnectionHandler() = default;
+  // On the accepting thread: whether `sock` may wait for a thread (`*address` is its client);
+  // a refused socket has been closed.
+  virtual bool Admit(int sock, std::string* address) = 0;
+  // Serves an admitted socket (or only closes it when `serve` is false) and releases its
+  // address.
+  virtual void Finish(int sock, const std::string& address, bool serve) = 0;
+};
+
+// httplib's ThreadPool queues without bound and decides nothing before a thread is free. This
+// one decides on the accepting thread: the handler's per-address limit, then a bound of
+// `max_queued` waiting connections, so a flood from a few addresses never takes the queue from
+// everyone else. `threads` threads serve what was admitted.
+class ConnectionPool : public httplib::TaskQueue {
+ public:
+  ConnectionPool(int threads, int max_queued, ConnectionHandler* handler)
+      : max_queued_(static_cast<size_t>(max_queued)), handler_(handler) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
   }
-  ~BoundedPool() override { shutdown(); }
+  ~ConnectionPool() override { shutdown(); }
 
   void enqueue(std::function<void()> fn) override {
+    t_capture_socket = true;
+    t_captured_socket = -1;
+    fn();
+    t_capture_socket = false;
+    Waiting connection{t_captured_socket, ""};
+    if (connection.sock < 0 || !handler_->Admit(connection.sock, &connection.address)) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!stopping_ && jobs_.size() < max_queued_) {
-        jobs_.push_back(std::move(fn));
+      if (!stopping_ && waiting_.size() < max_queued_) {
+        waiting_.push_back(std::move(connection));
         ready_.notify_one();
         return;
       }
     }
-    t_reject_connection = true;
-    fn();
-    t_reject_connection = false;
+    handler_->Finish(connection.sock, connection.address, /*serve=*/false);
   }
 
   void shutdown() override {
@@ -85,27 +104,36 @@ class BoundedPool : public httplib::TaskQueue {
     for (std::thread& t : threads_) {
       if (t.joinable()) t.join();
     }
+    threads_.clear();
+    for (const Waiting& w : waiting_) handler_->Finish(w.sock, w.address, /*serve=*/false);
+    waiting_.clear();
   }
 
  private:
+  struct Waiting {
+    int sock;
+    std::string address;
+  };
+
   void Work() {
     for (;;) {
-      std::function<void()> fn;
+      Waiting connection;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
+        ready_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+        if (stopping_) return;
+        connection = std::move(waiting_.front());
+        waiting_.pop_front();
       }
-      fn();
+      handler_->Finish(connection.sock, connection.address, /*serve=*/true);
     }
   }
 
   const size_t max_queued_;
+  ConnectionHandler* const handler_;
   std::mutex mu_;
   std::condition_variable ready_;
-  std::deque<std::function<void()>> jobs_;
+  std::deque<Waiting> waiting_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
@@ -292,7 +320,7 @@ class DeadlineStream final : public httplib::Stream {
 // thread forever) and waits idle connections out on a thread. This one keeps httplib's request
 // parsing and routing (process_request) and runs its own loop under HttpServerOptions' limits.
 template <typename Base>
-class LimitedServer final : public Base {
+class LimitedServer final : public Base, private ConnectionHandler {
  public:
   template <typename... Args>
   explicit LimitedServer(const HttpServerOptions& options, Args&&... args)
@@ -301,7 +329,9 @@ class LimitedServer final : public Base {
         per_address_(options.max_connections_per_ip) {
     const int threads = std::max(1, options.threads);
     const int max_queued = std::max(0, options.max_queued);
-    this->new_task_queue = [threads, max_queued] { return new BoundedPool(threads, max_queued); };
+    this->new_task_queue = [this, threads, max_queued] {
+      return new ConnectionPool(threads, max_queued, this);
+    };
   }
 
   // httplib listens with a backlog of 5: under a flood of connections the kernel then holds
@@ -310,34 +340,50 @@ class LimitedServer final : public Base {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    if (!t_reject_connection) Serve(sock);
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
+    if (t_capture_socket) {
+      t_captured_socket = sock;
+    } else {
+      Close(sock);  // not reached: every socket goes through ConnectionPool
+    }
     return true;
   }
 
-  void Serve(int sock) {
+  bool Admit(int sock, std::string* address) override {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    if (getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-    const std::string address = NumericHost(addr, len, nullptr);
-    if (!per_address_.Acquire(address)) return;
-    const int flags = fcntl(sock, F_GETFL, 0);
-    if (flags >= 0 && fcntl(sock, F_SETFL, flags | O_NONBLOCK) == 0) {
-      SSL* ssl = nullptr;
-      if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) {
-        ssl = SSL_new(this->ssl_context());
-        if (ssl != nullptr) SSL_set_fd(ssl, sock);
-      }
-      if (std::is_base_of_v<httplib::SSLServer, Base> == (ssl != nullptr)) {
-        ServeRequests(sock, ssl);
-      }
-      if (ssl != nullptr) {
-        SSL_shutdown(ssl);
-        SSL_free(ssl);
-      }
+    if (getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      *address = NumericHost(addr, len, nullptr);
+      if (per_address_.Acquire(*address)) return true;
     }
+    Close(sock);
+    return false;
+  }
+
+  void Finish(int sock, const std::string& address, bool serve) override {
+    if (serve) Serve(sock);
+    Close(sock);
     per_address_.Release(address);
+  }
+
+  static void Close(int sock) {
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+
+  void Serve(int sock) {
+    const int flags = fcntl(sock, F_GETFL, 0);
+    if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) != 0) return;
+    SSL* ssl = nullptr;
+    if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) {
+      ssl = SSL_new(this->ssl_context());
+      if (ssl == nullptr) return;
+      SSL_set_fd(ssl, sock);
+    }
+    ServeRequests(sock, ssl);
+    if (ssl != nullptr) {
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
+    }
   }
 
   void ServeRequests(int sock, SSL* ssl) {
@@ -388,11 +434,16 @@ bool IsCookieSafe(absl::string_view value) {
 // The error body for a status httplib chose itself (the body's HTTP status stays httplib's).
 absl::Status HttpStatusError(int status) {
   switch (status) {
-    case 400: return absl::InvalidArgumentError("malformed request");
-    case 413: return absl::InvalidArgumentError("request body too large");
-    case 414: return absl::InvalidArgumentError("request URI too long");
-    case 416: return absl::OutOfRangeError("requested range not satisfiable");
-    default: return absl::UnknownError(absl::StrCat("HTTP status ", status));
+    case 400:
+      return absl::InvalidArgumentError("malformed request");
+    case 413:
+      return absl::InvalidArgumentError("request body too large");
+    case 414:
+      return absl::InvalidArgumentError("request URI too long");
+    case 416:
+      return absl::OutOfRangeError("requested range not satisfiable");
+    default:
+      return absl::UnknownError(absl::StrCat("HTTP status ", status));
   }
 }
 
@@ -405,14 +456,15 @@ void Send(const ApiResponse& response, httplib::Response& res) {
 
 constexpr char kNoFrontEnd[] =
     "<!doctype html><title>hpo dashboard</title><p>The dashboard front end is not built. Build "
-    "it with <code>cmake --build build --target hpo_dashboard_web</code> (needs Node.js and npm), or "
+    "it with <code>cmake --build build --target hpo_dashboard_web</code> (needs Node.js and npm), "
+    "or "
     "pass <code>--dashboard_dir</code>. The JSON API is served under <a "
     "href=\"/api/v1/experiments\">/api/v1/</a>.</p>";
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
-                                                             DashboardApi* api) {
+                                                              DashboardApi* api) {
   std::string host;
   int port = 0;
   if (absl::Status s = ParseListenAddress(options.listen, &host, &port); !s.ok()) return s;
@@ -462,67 +514,67 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   // answered here with the authorizer's project scope; static files go on to the router.
   const std::string cookie_flags =
       absl::StrCat("; Path=/; HttpOnly; SameSite=Strict", use_tls ? "; Secure" : "");
-  http.set_pre_routing_handler([authorizer, api, cookie_flags](const httplib::Request& req,
-                                                               httplib::Response& res) {
-    HttpRequestInfo info;
-    info.method = req.method;
-    info.path = req.path;
-    info.remote_addr = req.remote_addr;
-    for (const auto& [name, value] : req.headers) {
-      info.headers.emplace(absl::AsciiStrToLower(name), value);
-    }
-    // The page's sign-in: the server sets the token cookie, HttpOnly, so that no script can
-    // read it. DELETE forgets it (also for a revoked token, so it needs none).
-    if (req.path == kSessionPath && req.method == "DELETE") {
-      res.status = 204;
-      res.set_header("Set-Cookie", absl::StrCat(kTokenCookie, "=; Max-Age=0", cookie_flags));
-      res.set_header("Cache-Control", "no-store");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.path == kSessionPath && req.method == "POST") {
-      // Only from the Authorization header: a cross-site form cannot set it, so another site
-      // cannot sign the page in with a token of its choosing.
-      const auto it = info.headers.find("authorization");
-      absl::string_view secret;
-      if (it != info.headers.end() && absl::StartsWith(it->second, "Bearer ")) {
-        secret = absl::string_view(it->second).substr(7);
-      }
-      if (secret.empty() || !IsCookieSafe(secret)) {
-        Send(ErrorResponse(absl::UnauthenticatedError(
-                 "authorization: sign in with \"Authorization: Bearer <token>\"")),
-             res);
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      info.method = "GET";  // authorized as any read of the API
-      const absl::StatusOr<std::string> scope = authorizer->Authorize(info);
-      if (!scope.ok()) {
-        Send(ErrorResponse(scope.status()), res);
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      res.status = 204;
-      res.set_header("Set-Cookie", absl::StrCat(kTokenCookie, "=", secret, cookie_flags));
-      res.set_header("Cache-Control", "no-store");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.method != "GET" && req.method != "HEAD") {
-      Send(ErrorResponse(absl::InvalidArgumentError(
-               absl::StrCat("method ", req.method, " not allowed: the dashboard is read-only"))),
-           res);
-      res.status = 405;
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    const absl::StatusOr<std::string> scope = authorizer->Authorize(info);
-    if (!scope.ok()) {
-      Send(ErrorResponse(scope.status()), res);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (absl::StartsWith(req.path, "/api/")) {
-      DashboardApi::Params params(req.params.begin(), req.params.end());
-      Send(api->Handle(req.path, params, *scope), res);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
+  http.set_pre_routing_handler(
+      [authorizer, api, cookie_flags](const httplib::Request& req, httplib::Response& res) {
+        HttpRequestInfo info;
+        info.method = req.method;
+        info.path = req.path;
+        info.remote_addr = req.remote_addr;
+        for (const auto& [name, value] : req.headers) {
+          info.headers.emplace(absl::AsciiStrToLower(name), value);
+        }
+        // The page's sign-in: the server sets the token cookie, HttpOnly, so that no script can
+        // read it. DELETE forgets it (also for a revoked token, so it needs none).
+        if (req.path == kSessionPath && req.method == "DELETE") {
+          res.status = 204;
+          res.set_header("Set-Cookie", absl::StrCat(kTokenCookie, "=; Max-Age=0", cookie_flags));
+          res.set_header("Cache-Control", "no-store");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (req.path == kSessionPath && req.method == "POST") {
+          // Only from the Authorization header: a cross-site form cannot set it, so another site
+          // cannot sign the page in with a token of its choosing.
+          const auto it = info.headers.find("authorization");
+          absl::string_view secret;
+          if (it != info.headers.end() && absl::StartsWith(it->second, "Bearer ")) {
+            secret = absl::string_view(it->second).substr(7);
+          }
+          if (secret.empty() || !IsCookieSafe(secret)) {
+            Send(ErrorResponse(absl::UnauthenticatedError(
+                     "authorization: sign in with \"Authorization: Bearer <token>\"")),
+                 res);
+            return httplib::Server::HandlerResponse::Handled;
+          }
+          info.method = "GET";  // authorized as any read of the API
+          const absl::StatusOr<std::string> scope = authorizer->Authorize(info);
+          if (!scope.ok()) {
+            Send(ErrorResponse(scope.status()), res);
+            return httplib::Server::HandlerResponse::Handled;
+          }
+          res.status = 204;
+          res.set_header("Set-Cookie", absl::StrCat(kTokenCookie, "=", secret, cookie_flags));
+          res.set_header("Cache-Control", "no-store");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (req.method != "GET" && req.method != "HEAD") {
+          Send(ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
+                   "method ", req.method, " not allowed: the dashboard is read-only"))),
+               res);
+          res.status = 405;
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        const absl::StatusOr<std::string> scope = authorizer->Authorize(info);
+        if (!scope.ok()) {
+          Send(ErrorResponse(scope.status()), res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (absl::StartsWith(req.path, "/api/")) {
+          DashboardApi::Params params(req.params.begin(), req.params.end());
+          Send(api->Handle(req.path, params, *scope), res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
 
   std::error_code ec;
   const bool have_front_end =
@@ -557,8 +609,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
     }
   } else {
     if (!http.bind_to_port(host, port)) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot bind the dashboard to ", options.listen));
+      return absl::UnavailableError(absl::StrCat("cannot bind the dashboard to ", options.listen));
     }
     server->port_ = port;
   }

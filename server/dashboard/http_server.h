@@ -10,8 +10,9 @@
 // Connections are served by a fixed pool of threads with limits that keep slow or idle clients
 // from holding it: a whole request must arrive within `request_timeout` (not just each read), an
 // idle connection is closed after `idle_timeout`, one address holds at most
-// `max_connections_per_ip` connections, and connections beyond `max_queued` waiting for a thread
-// are closed at once.
+// `max_connections_per_ip` connections (served or waiting), and connections beyond `max_queued`
+// waiting for a thread are closed at once. Both limits are applied as a connection is accepted,
+// so connections over their address's limit never take a place in the queue.
 #ifndef HPO_SERVER_DASHBOARD_HTTP_SERVER_H_
 #define HPO_SERVER_DASHBOARD_HTTP_SERVER_H_
 
@@ -67,7 +68,7 @@ struct HttpServerOptions {
 
   int threads = 64;                // connections served at once
   int max_queued = 256;            // accepted connections waiting for a thread; more are closed
-  int max_connections_per_ip = 8;  // connections one client address may have served at once
+  int max_connections_per_ip = 8;  // connections one client address may have open at once
   int max_requests_per_connection = 100;
   // From a request's first byte to its last (request line, headers, body); TLS handshakes too.
   absl::Duration request_timeout = absl::Seconds(10);
