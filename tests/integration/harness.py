@@ -192,3 +192,23 @@ def run_process_tests(module, flags=("--server-bin", "--worker-bin", "--source-d
     ProcessTestCase.source_dir = args.source_dir
     ProcessTestCase.server_bin = getattr(args, "server_bin", None)
     unittest.main(module=module, argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+def make_certs(directory, hosts=("IP:127.0.0.1", "DNS:localhost")):
+    """Makes, with openssl, a CA (ca.pem), a server certificate for `hosts` (server.pem,
+    server.key) and a client certificate (client.pem, client.key) in `directory`; returns
+    {file name: path}."""
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=directory, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=hpo-test-ca")
+    with open(os.path.join(directory, "san.cnf"), "w") as f:
+        f.write("subjectAltName=%s\n" % ",".join(hosts))
+    for name in ("server", "client"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+                name + ".csr", "-subj", "/CN=" + name)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", "san.cnf")
+    return {n: os.path.join(directory, n) for n in ("ca.pem", "server.pem", "server.key",
+                                                    "client.pem", "client.key")}

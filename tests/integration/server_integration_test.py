@@ -140,8 +140,9 @@ class ServerIntegrationTest(unittest.TestCase):
         self.assertIn("FAILED_PRECONDITION", archived.stderr)
 
     def test_04_python_client_example(self):
-        env = dict(os.environ, PYTHONPATH=os.path.join(self.tmp.name, "stubs"))
-        script = os.path.join(ARGS.source_dir, "client/python/example_loop.py")
+        # The hpo package of the build tree (build/python; ctest sets HPO_PYTHON_DIR).
+        env = dict(os.environ, PYTHONPATH=os.environ["HPO_PYTHON_DIR"])
+        script = os.path.join(ARGS.source_dir, "client/python/examples/example_loop.py")
         result = subprocess.run([sys.executable, script, "--server", self.server.address,
                                  "--budget", "8"], capture_output=True, text=True, env=env,
                                 timeout=120)

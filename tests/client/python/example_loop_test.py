@@ -1,26 +1,22 @@
-"""Runs client/python/example_loop.py against an in-process fake ExperimentService.
+"""Runs client/python/examples/example_loop.py against an in-process fake ExperimentService.
 
-    /usr/bin/python3 tests/client/python/example_loop_test.py
+    /usr/bin/python3 tests/client/python/example_loop_test.py build/python
 
-Generates the stubs into a temporary directory with client/python/gen_stubs.sh, serves a fake
-on 127.0.0.1:0 and checks the loop creates one experiment, observes every suggestion and ends
-with exit code 0. Needs protoc, grpc_python_plugin and python3-grpcio.
+Takes the hpo package (with its generated stubs) from the build tree given as the argument,
+serves a fake on 127.0.0.1:0 and checks the loop creates one experiment, observes every
+suggestion and ends with exit code 0. Needs python3-grpcio and python3-protobuf.
 """
 
 import contextlib
 import io
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import unittest
 from concurrent import futures
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-STUBS = tempfile.mkdtemp(prefix="hpo-stubs-test-")
-subprocess.run(["sh", os.path.join(ROOT, "client", "python", "gen_stubs.sh"), STUBS], check=True)
-sys.path[:0] = [STUBS, os.path.join(ROOT, "client", "python")]
+sys.path[:0] = [os.path.abspath(sys.argv.pop(1)), os.path.join(ROOT, "client", "python", "examples")]
 
 import grpc  # noqa: E402
 from hpo.v1 import experiment_pb2, experiment_service_pb2  # noqa: E402
@@ -123,11 +119,11 @@ class ExampleLoopTest(unittest.TestCase):
         self.assertTrue(out.getvalue().splitlines()[-2].startswith("best: "))
 
     def test_client_lists_every_page(self):
-        import hpo_client
+        import hpo
         with contextlib.redirect_stdout(io.StringIO()):
             self.assertEqual(
                 example_loop.main(["--server", f"127.0.0.1:{self.port}", "--budget", "5"]), 0)
-        with hpo_client.HpoClient(f"127.0.0.1:{self.port}") as client:
+        with hpo.Client(f"127.0.0.1:{self.port}") as client:
             listed = client.list_observations(1)
         self.assertEqual([o.id for o in listed], [1, 2, 3, 4, 5])
 

@@ -6,9 +6,10 @@ suggest -> evaluate -> observe until the observation budget is spent, and prints
 assignment. The function is Branin-Hoo (global minimum 0.397887), plus an L2 penalty when the
 categorical `penalty` is "l2", so "none" is the better choice.
 
-    client/python/gen_stubs.sh /tmp/hpo-stubs
-    PYTHONPATH=/tmp/hpo-stubs /usr/bin/python3 client/python/example_loop.py \
-        --server 127.0.0.1:50051 --budget 20
+    /usr/bin/python3 example_loop.py --server 127.0.0.1:50051 --budget 20
+
+with the hpo package importable (python3-hpo, pip install client/python, or build/python of a
+build on PYTHONPATH). A token and TLS come from $HPO_TOKEN, $HPO_TLS_CA, ... as for hpo-cli.
 
 Exit codes: 0 success, 1 an RPC failed (printed as "error: CODE: message"), 2 bad arguments.
 """
@@ -19,9 +20,8 @@ import os
 import sys
 import time
 
-import grpc
-
-from hpo_client import HpoClient, assignment_to_dict, experiment_pb2, search_space_pb2
+import hpo
+from hpo.v1 import experiment_pb2, search_space_pb2
 
 
 def branin(x1, x2):
@@ -41,7 +41,7 @@ def evaluate(assignment):
 def build_experiment(name, project, budget, algorithm, seed):
     experiment = experiment_pb2.Experiment(
         name=name, project=project, observation_budget=budget, parallel_bandwidth=1,
-        metadata={"source": "client/python/example_loop.py"})
+        metadata={"source": "client/python/examples/example_loop.py"})
     space = experiment.search_space
     space.parameters.add(name="x1", type=search_space_pb2.PARAMETER_TYPE_DOUBLE,
                          bounds=search_space_pb2.Bounds(min=-5.0, max=10.0))
@@ -81,23 +81,17 @@ def main(argv):
         parser.error("--budget must be positive")
     name = args.name or f"branin-example-{os.getpid()}-{int(time.time() * 1000)}"
 
-    with HpoClient(args.server, timeout=args.timeout) as client:
+    with hpo.Client(args.server, timeout=args.timeout) as client:
         try:
             client.wait_for_server(args.wait)
-        except grpc.FutureTimeoutError:
-            print(f"error: UNAVAILABLE: no server at {args.server} after {args.wait:g}s",
-                  file=sys.stderr)
-            return 1
-        try:
             experiment = client.create_experiment(
                 build_experiment(name, args.project, args.budget, args.algorithm, args.seed))
             print(f"created experiment {experiment.id} ({experiment.project}/{experiment.name})")
             for step in range(1, args.budget + 1):
                 suggestion = client.create_suggestion(experiment.id)
-                values = assignment_to_dict(suggestion.assignment)
+                values = hpo.to_dict(suggestion.assignment)
                 result = evaluate(values)
-                client.create_observation(experiment.id, suggestion_id=suggestion.id,
-                                          values={"branin": result})
+                client.create_observation(experiment.id, suggestion.id, {"branin": result})
                 print(f"[{step}/{args.budget}] suggestion {suggestion.id}: "
                       f"{format_assignment(values)} -> branin={result:.6g}")
 
@@ -107,13 +101,13 @@ def main(argv):
                 return 1
             winner = best[0]
             value = next(v.value for v in winner.values if v.name == "branin")
-            print(f"best: {format_assignment(assignment_to_dict(winner.assignment))} "
+            print(f"best: {format_assignment(hpo.to_dict(winner.assignment))} "
                   f"-> branin={value:.6g} (observation {winner.id}, "
                   f"suggestion {winner.suggestion_id})")
             state = client.get_experiment(experiment.id).state
             print(f"experiment state: {experiment_pb2.ExperimentState.Name(state)}")
-        except grpc.RpcError as error:
-            print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+        except hpo.HpoError as error:
+            print(f"error: {error}", file=sys.stderr)
             return 1
     return 0
 
