@@ -18,8 +18,8 @@ PACKAGES=(
   # Python client and tests
   python3 python3-grpcio python3-protobuf
   # benchmarks: Optuna 3.1 and PyTorch 1.13 side by side with hpo; SciPy for Optuna's qmc sampler
-  # and the benchmarks' version reports
-  python3-optuna python3-torch python3-scipy
+  # and the benchmarks' version reports; Matplotlib for the tuning benchmark's plot
+  python3-optuna python3-torch python3-scipy python3-matplotlib
   # tools
   sqlite3 procps
   # multi-host tests: network namespaces and veth links (ip netns)

@@ -8,6 +8,7 @@ SuccessiveHalvingPruner(); each trial runs ``dlrm-train`` with the same options,
 (``step N ... eval_auc X``) are reported, and the process is killed on a prune decision.
 Reported: total training steps (a pruned trial counts up to its stop step) and best AUC of a completed
 trial (held-out eval AUC of the synthetic data; its Bayes-optimal AUC is printed by dlrm-train).
+``train_subprocess`` and ``list_trials`` are shared with the end-to-end benchmark (tests/bench/tuning).
 
     python3 -m prunebench.dlrm --bin build-prune-torch/bin --server build-prune/bin/hpo-server \
         --seeds 2 --trials 16 --out-json results/dlrm.json --out-md results/dlrm.md
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from hpobench.common import derive_seed, parse_seeds, quantiles
 
@@ -37,6 +38,98 @@ FLAG = {"learning_rate": "lr"}
 SPACE = [("learning_rate", "double", 0.001, 3.0, True), ("warmup_steps", "int", 0, 500, False),
          ("optimizer", "categorical", ["sgd", "adagrad"], None, False)]
 STEP_RE = re.compile(r"^step\s+(\d+)\s.*eval_auc\s+([0-9.]+)")
+
+
+DIVERGED_RE = re.compile(r"at step (\d+)")
+
+
+def train_subprocess(argv: List[str], on_eval: Callable[[int, float], bool],
+                     env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """Runs ``dlrm-train`` (an argv list, never a shell string) and calls ``on_eval(step, auc)`` at each of its
+    evaluation lines; a true answer kills the process (a prune: it has trained up to that step, as an
+    hpo-worker told to stop). Also used by tests/bench/tuning.
+
+    Returns last_step / auc (the last evaluation, 5 decimals), final_auc (a completed run's AUC to 9 digits,
+    from ``--json``), pruned, failed (nonzero exit or no evaluation, when not pruned), steps (steps trained: the stop step, the divergence step, or the last evaluation's), reason
+    (the summary line of a failed run), bayes_auc (from ``--json``) and returncode."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
+    last_step, last_auc, pruned, bayes, exact, summary, tail = 0, None, False, None, None, "", []
+    try:
+        for line in proc.stdout:
+            tail = (tail + [line])[-5:]
+            m = STEP_RE.match(line.strip())
+            if m:
+                last_step, last_auc = int(m.group(1)), float(m.group(2))
+                if on_eval(last_step, last_auc):
+                    proc.kill()
+                    pruned = True
+                    break
+            elif line.startswith("summary:"):
+                summary = line.strip()
+            elif line.startswith("{"):
+                try:
+                    js = json.loads(line)
+                    bayes, exact = js.get("bayes_auc", bayes), js.get("eval_auc_exact", exact)
+                except ValueError:
+                    pass
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    proc.wait()
+    proc.stdout.close()
+    failed = (not pruned) and (proc.returncode != 0 or last_auc is None)
+    steps = last_step
+    if failed:
+        d = DIVERGED_RE.search(summary)
+        steps = int(d.group(1)) if d else last_step
+    return {"last_step": last_step, "auc": last_auc, "pruned": pruned, "failed": failed, "steps": steps,
+            "final_auc": exact if not (pruned or failed) else None,
+            "reason": (summary or "".join(tail).strip()) if failed else "", "bayes_auc": bayes,
+            "returncode": proc.returncode}
+
+
+def _pages(call, request, field: str) -> list:
+    out = []
+    while True:
+        r = call(request, timeout=60)
+        out += list(getattr(r, field))
+        if not r.next_page_token:
+            return out
+        request.page_token = r.next_page_token
+
+
+def list_trials(server, experiment_id: int, metric: str = "auc", checkpoints: bool = False) -> List[Dict[str, Any]]:
+    """Every suggestion of an experiment with its observation: id, state, source, pruned, failed, auc (``metric`` of a
+    non-failed observation: a pruned trial's value at its stop step), stop_step, stop_reason, failure_reason,
+    metadata, finish_time (the observation's create time, seconds), params; with ``checkpoints`` also
+    last_checkpoint (the highest reported step; one ListCheckpoints call per suggestion)."""
+    from .hpo import pb
+    m = pb()
+    e_pb, es = m.experiment_pb2, m.experiment_service_pb2
+    sugg = _pages(server.exp.ListSuggestions, es.ListSuggestionsRequest(experiment_id=experiment_id), "suggestions")
+    obs = {o.suggestion_id: o for o in _pages(server.exp.ListObservations,
+                                              es.ListObservationsRequest(experiment_id=experiment_id),
+                                              "observations")}
+    out = []
+    for s in sugg:
+        o = obs.get(s.id)
+        params = {}
+        for k, v in s.assignment.values.items():
+            kind = v.WhichOneof("kind")
+            params[k] = getattr(v, kind) if kind else None
+        x = {"id": s.id, "state": e_pb.SuggestionState.Name(s.state), "source": s.source,
+             "pruned": s.state == e_pb.SUGGESTION_STATE_PRUNED, "failed": bool(o and o.failed),
+             "auc": next((v.value for v in o.values if v.name == metric), None) if o and not o.failed else None,
+             "stop_step": int(s.stop_step), "stop_reason": s.stop_reason,
+             "failure_reason": o.failure_reason if o else "", "metadata": dict(o.metadata) if o else {},
+             "finish_time": o.create_time.seconds + o.create_time.nanos * 1e-9 if o else None, "params": params}
+        if checkpoints:
+            cps = _pages(server.exp.ListCheckpoints,
+                         es.ListCheckpointsRequest(experiment_id=experiment_id, suggestion_id=s.id), "checkpoints")
+            x["last_checkpoint"] = max([c.step for c in cps] or [0])
+        out.append(x)
+    return out
 
 
 def dlrm_args(params: Dict[str, Any]) -> List[str]:
@@ -59,34 +152,22 @@ def run_optuna(bin_dir: str, pruner: str, seed: int, n_trials: int) -> Dict[str,
         params = {"learning_rate": t.suggest_float("learning_rate", 0.001, 3.0, log=True),
                   "warmup_steps": t.suggest_int("warmup_steps", 0, 500),
                   "optimizer": t.suggest_categorical("optimizer", ["sgd", "adagrad"])}
-        proc = subprocess.Popen([os.path.join(bin_dir, "dlrm-train"), "--json"] + dlrm_args(params),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        last_step, last_auc, pruned, out_tail = 0, None, False, []
-        for line in proc.stdout:
-            out_tail = (out_tail + [line])[-5:]
-            m = STEP_RE.match(line.strip())
-            if m:
-                last_step, last_auc = int(m.group(1)), float(m.group(2))
-                t.report(last_auc, last_step)
-                if last_step < MAX_STEPS and t.should_prune():
-                    proc.kill()
-                    pruned = True
-                    break
-            elif line.startswith("{"):
-                try:
-                    bayes = json.loads(line).get("bayes_auc", bayes)
-                except ValueError:
-                    pass
-        proc.wait()
-        if pruned:
+
+        def on_eval(step: int, auc: float) -> bool:
+            t.report(auc, step)
+            return step < MAX_STEPS and t.should_prune()
+
+        r = train_subprocess([os.path.join(bin_dir, "dlrm-train"), "--json"] + dlrm_args(params), on_eval)
+        bayes = r["bayes_auc"] if r["bayes_auc"] is not None else bayes
+        if r["pruned"]:
             study.tell(t, state=optuna.trial.TrialState.PRUNED)
-        elif proc.returncode != 0 or last_auc is None:
+        elif r["failed"]:
             study.tell(t, state=optuna.trial.TrialState.FAIL)
         else:
-            study.tell(t, last_auc)
-        steps += last_step
-        trials.append({"params": params, "steps": last_step, "auc": last_auc, "pruned": pruned,
-                       "failed": (not pruned) and (proc.returncode != 0 or last_auc is None)})
+            study.tell(t, r["auc"])
+        steps += r["last_step"]
+        trials.append({"params": params, "steps": r["last_step"], "auc": r["auc"], "pruned": r["pruned"],
+                       "failed": r["failed"]})
     done = [x["auc"] for x in trials if not x["pruned"] and not x["failed"]]
     return {"side": "optuna-tpe", "pruner": pruner, "seed": seed, "steps": steps, "full_steps": n_trials * MAX_STEPS,
             "best_auc": max(done) if done else None, "n_complete": len(done), "bayes_auc": bayes,
@@ -128,22 +209,12 @@ def run_hpo(bin_dir: str, server_bin: str, pruner: str, seed: int, n_trials: int
         w = subprocess.run([os.path.join(bin_dir, "hpo-worker"), "--server", server.address, "--experiment",
                             str(exp.id), "--threads", "1", "--max_trials", str(n_trials), "--log_level", "warning"],
                            stdout=log, stderr=subprocess.STDOUT, timeout=3600)
-        sugg = server.exp.ListSuggestions(es.ListSuggestionsRequest(experiment_id=exp.id), timeout=60).suggestions
-        obs = {o.suggestion_id: o for o in
-               server.exp.ListObservations(es.ListObservationsRequest(experiment_id=exp.id), timeout=60).observations}
-        last_step: Dict[int, int] = {}
-        for sg in sugg:
-            cps = server.exp.ListCheckpoints(es.ListCheckpointsRequest(experiment_id=exp.id, suggestion_id=sg.id),
-                                             timeout=60).checkpoints
-            last_step[sg.id] = max([c.step for c in cps] or [0])
         trials = []
-        for s in sugg:
-            o = obs.get(s.id)
-            pruned = s.state == e_pb.SUGGESTION_STATE_PRUNED
-            auc = next((v.value for v in o.values if v.name == "auc"), None) if o and not o.failed else None
-            st = s.stop_step if pruned and s.stop_step else last_step.get(s.id, 0)
-            trials.append({"id": s.id, "state": e_pb.SuggestionState.Name(s.state), "steps": int(st), "auc": auc,
-                           "pruned": pruned, "failed": bool(o and o.failed), "stop_reason": s.stop_reason})
+        for x in list_trials(server, exp.id, checkpoints=True):
+            st = x["stop_step"] if x["pruned"] and x["stop_step"] else x["last_checkpoint"]
+            trials.append({"id": x["id"], "state": x["state"], "steps": int(st),
+                           "auc": None if x["failed"] else x["auc"], "pruned": x["pruned"], "failed": x["failed"],
+                           "stop_reason": x["stop_reason"]})
         done = [x["auc"] for x in trials if not x["pruned"] and not x["failed"] and x["auc"] is not None]
         return {"side": "hpo-bayesian", "pruner": pruner, "seed": seed, "steps": sum(x["steps"] for x in trials),
                 "full_steps": n_trials * MAX_STEPS, "best_auc": max(done) if done else None,

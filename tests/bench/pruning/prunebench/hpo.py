@@ -80,8 +80,9 @@ def _pdeathsig():
 
 
 class HpoServer:
-    def __init__(self, server_bin: str, workdir: Optional[str] = None):
+    def __init__(self, server_bin: str, workdir: Optional[str] = None, extra_args: Tuple[str, ...] = ()):
         self.server_bin = server_bin
+        self.extra_args = tuple(extra_args)
         self.workdir = workdir or tempfile.mkdtemp(prefix="prunebench-server-")
         os.makedirs(self.workdir, exist_ok=True)
         self.proc: Optional[subprocess.Popen] = None
@@ -94,7 +95,7 @@ class HpoServer:
         log = open(os.path.join(self.workdir, "server.log"), "ab")
         self.proc = subprocess.Popen(
             [self.server_bin, "--db", os.path.join(self.workdir, "hpo.db"), "--listen", "127.0.0.1:0",
-             "--port_file", port_file, "--log_level", "warning"],
+             "--port_file", port_file, "--log_level", "warning", *self.extra_args],
             stdout=log, stderr=log, preexec_fn=_pdeathsig)
         deadline = time.monotonic() + timeout
         text = ""
