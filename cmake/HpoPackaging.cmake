@@ -36,6 +36,8 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA ${scripts}/service/postinst ${scri
 
 set(CPACK_DEBIAN_WORKER_PACKAGE_NAME hpo-worker)
 set(CPACK_DEBIAN_WORKER_PACKAGE_DEPENDS "hpo-common ${same}")
+# LibTorch runs its MLPs on the libblas.so.3 selected: OpenBLAS (docs/cluster.md, section 0).
+set(CPACK_DEBIAN_WORKER_PACKAGE_RECOMMENDS "libopenblas0-openmp")
 set(CPACK_COMPONENT_WORKER_DESCRIPTION
     "hpo-worker: runs trials with the embedded LibTorch DLRM trainer or any command; Slurm scripts")
 set(CPACK_DEBIAN_WORKER_PACKAGE_CONTROL_EXTRA ${scripts}/service/postinst ${scripts}/service/postrm)
