@@ -8,7 +8,13 @@
 #        [--plot PNG] [--merge]
 #   bash tests/bench/tuning/run.sh --quick [--bin DIR] [--server PATH] [--out-dir DIR]
 #   bash tests/bench/tuning/run.sh --report-only [JSON] [--target AUC]
+#   bash tests/bench/tuning/run.sh --record-table [--bin DIR]      # real-trainer curves -> data/dlrm_table.json
+#   bash tests/bench/tuning/run.sh --table [--seeds 20] [--bin DIR] [--methods LIST] [--budget N]
 #
+# --record-table: trains 400 Sobol configurations of the space plus the default once with dlrm-train and
+#   keeps every evaluation (~15-25 min on 2 shared cores). --table: replays optimizer + pruner pairs on
+#   that table (nearest recorded configuration; hpo through a real hpo-server) for 20 seeds and compares
+#   the ranking with the live results/latest.json -> results/table.{md,json}.
 # full (default): 9 methods x 5 seeds one trial at a time (2 runs side by side), then 2 at a time;
 #   20 full trials of 600 steps per run; writes results/latest.{md,json} and docs/img/tuning-dlrm.png.
 # --quick: ASHA on both sides, 1 seed, 3 tiny trials' budget, 1 and 2 at a time -> results/quick/ (~30 s;
@@ -26,7 +32,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 NICE=${NICE:-10}
 export NICE
 cmdline="bash tests/bench/tuning/run.sh${*:+ $*}"
-quick=0 bin="" server="" outdir="" plot="" report_only="" merge=0 extra=()
+quick=0 bin="" server="" outdir="" plot="" report_only="" merge=0 extra=() mode=bench
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -35,12 +41,14 @@ while [[ $# -gt 0 ]]; do
     --out-dir) outdir=$2; shift ;;
     --plot) plot=$2; shift ;;
     --merge) merge=1 ;;
+    --record-table) mode=record ;;
+    --table) mode=table ;;
     --report-only)
       report_only=$HERE/results/latest.json
       if [[ $# -gt 1 && $2 != --* ]]; then report_only=$2; shift; fi ;;
     --seeds|--budget|--jobs|--methods|--parallel|--parallel2-methods|--target|--max-steps|--eval-every|--batch-size)
       extra+=("$1" "$2"); shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -95,10 +103,23 @@ EOF
 echo "binaries: $(sed -n 's/.*"describe": "\([^"]*\)".*/\1/p' "$tmp/provenance.json")"
 "$PYTHON" -c 'from prunebench.hpo import ensure_stubs; ensure_stubs()'
 
+if [[ $mode == record ]]; then
+  nice -n "$NICE" "$PYTHON" -m tunebench.table record --bin "$tmp" \
+    --provenance "$(sed -n 's/.*"describe": "\([^"]*\)".*/\1/p' "$tmp/provenance.json")"
+  exit
+fi
+if [[ $mode == table ]]; then
+  outdir=${outdir:-$HERE/results}
+  nice -n "$NICE" "$PYTHON" -m tunebench.table replay --bin "$tmp" --out-dir "$outdir" --command "$cmdline" \
+    --live "$HERE/results/latest.json" "${extra[@]}"
+  exit
+fi
+
 if [[ $quick == 1 ]]; then
   outdir=${outdir:-$HERE/results/quick}
   args=(--seeds 1 --budget 3 --max-steps 120 --eval-every 40 --batch-size 128 --train-examples 32768
-        --test-examples 4096 --methods hpo-bayesian/asha,optuna-tpe/asha --parallel 1,2 --jobs 2
+        --test-examples 4096 --methods hpo-bayesian/asha,optuna-tpe/asha --parallel 1,2
+        --parallel2-methods hpo-bayesian/asha,optuna-tpe/asha --jobs 2
         --title "End-to-end DLRM tuning (quick smoke run, not for comparison)")
   plot=${plot:-$outdir/latest.png}
 else

@@ -209,13 +209,13 @@ def to_experiment(space: SearchSpace, *, metric: str, direction: str, name: str,
     return e
 
 
-def decode_assignment(space: SearchSpace, assignment) -> Dict[str, Any]:
+def decode_assignment(space: Optional[SearchSpace], assignment) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     for k, v in assignment.values.items():
         kind = v.WhichOneof("kind")
         out[k] = (float(v.number_value) if kind == "number_value" else int(v.int_value) if kind == "int_value"
                   else v.string_value)
-    for p in space:
+    for p in space or ():
         if p.name in out and p.type == "int":
             out[p.name] = int(round(out[p.name]))
         elif p.name in out and p.type == "double":
@@ -239,18 +239,22 @@ def encode_assignment(space: SearchSpace, params: Mapping[str, Any]):
 class HpoTrialDriver:
     """One experiment on a (shared) server, trials run through the TrialService like hpo-worker does."""
 
-    def __init__(self, space: SearchSpace, *, metric: str, direction: str, algorithm: str, seed: int,
-                 n_trials: int, pruner: str, max_steps: int, server: Optional[HpoServer] = None,
-                 run_name: str = "run"):
+    def __init__(self, space: Optional[SearchSpace], *, metric: str, direction: str = "maximize",
+                 algorithm: str = "", seed: int = 0, n_trials: int = 0, pruner: str = "none", max_steps: int = 0,
+                 server: Optional[HpoServer] = None, run_name: str = "run", experiment=None):
+        """``experiment``: an experiment already created on ``server`` (its spec arguments are then unused)."""
         self.m = pb()
         self.space, self.metric = space, metric
         self.server = server or shared_server()
-        exp = to_experiment(space, metric=metric, direction=direction, name=f"{run_name}-{uuid.uuid4().hex[:8]}",
-                            algorithm=algorithm, seed=seed or 1, n_trials=n_trials, pruner=pruner,
-                            max_steps=max_steps)
-        es = self.m.experiment_service_pb2
-        self.experiment = self.server.exp.CreateExperiment(es.CreateExperimentRequest(experiment=exp),
-                                                           timeout=RPC_TIMEOUT_S).experiment
+        if experiment is not None:
+            self.experiment = experiment
+        else:
+            exp = to_experiment(space, metric=metric, direction=direction, name=f"{run_name}-{uuid.uuid4().hex[:8]}",
+                                algorithm=algorithm, seed=seed or 1, n_trials=n_trials, pruner=pruner,
+                                max_steps=max_steps)
+            es = self.m.experiment_service_pb2
+            self.experiment = self.server.exp.CreateExperiment(es.CreateExperimentRequest(experiment=exp),
+                                                               timeout=RPC_TIMEOUT_S).experiment
         ts = self.m.trial_service_pb2
         self.worker_id = self.server.trials.RegisterWorker(ts.RegisterWorkerRequest(
             worker=ts.WorkerInfo(name=f"prunebench-{os.getpid()}", host="localhost", threads=1)),
@@ -280,16 +284,19 @@ class HpoTrialDriver:
             time.sleep(delay)  # no work now: back off like hpo-worker does
             delay = min(0.05, delay * 2)
 
-    def train(self, suggestion_id: int, values) -> Tuple[int, bool]:
-        """Stream one checkpoint per step (value ``values[step-1]``) until told to stop or the end.
+    def train(self, suggestion_id: int, values, steps=None, last_step: int = 0) -> Tuple[int, bool]:
+        """Stream one checkpoint per step (value ``values[step-1]``; or at ``steps[i]`` with ``values[i]``)
+        until told to stop or the end (a stop at a step below ``last_step``, default the last one, is early).
         Returns (last step reported, stopped early?)."""
+        steps = list(steps) if steps is not None else list(range(1, len(values) + 1))
+        last_step = last_step or (steps[-1] if steps else 0)
         ts, e_pb = self.m.trial_service_pb2, self.m.experiment_pb2
         q: "queue.Queue" = queue.Queue()
         responses = self.server.trials.ReportProgress(iter(q.get, None), timeout=RPC_TIMEOUT_S)
         t0 = time.perf_counter()
         used, stopped = 0, False
         try:
-            for step, v in enumerate(values, 1):
+            for step, v in zip(steps, values):
                 cp = e_pb.Checkpoint(step=step, elapsed_seconds=time.perf_counter() - t0)
                 cp.metrics.add(name=self.metric, value=float(v))
                 q.put(ts.ProgressReport(worker_id=self.worker_id, suggestion_id=suggestion_id, checkpoint=cp))
@@ -298,7 +305,7 @@ class HpoTrialDriver:
                 if d.decision == ts.DECISION_STOP:
                     rule = (d.reason.split(":", 1)[0] or "?") if d.reason else "?"
                     self.stop_reasons[rule] = self.stop_reasons.get(rule, 0) + 1
-                    stopped = step < len(values)
+                    stopped = step < last_step
                     break
         finally:
             q.put(None)
@@ -306,8 +313,12 @@ class HpoTrialDriver:
                 pass
         return used, stopped
 
-    def complete(self, suggestion_id: int, value: float) -> None:
+    def complete(self, suggestion_id: int, value: Optional[float], failure_reason: str = "") -> None:
+        """``value`` None: the trial failed (``failure_reason``)."""
         ts = self.m.trial_service_pb2
         req = ts.CompleteTrialRequest(worker_id=self.worker_id, suggestion_id=suggestion_id)
-        req.values.add(name=self.metric, value=float(value))
+        if value is None:
+            req.failed, req.failure_reason = True, failure_reason
+        else:
+            req.values.add(name=self.metric, value=float(value))
         self.server.trials.CompleteTrial(req, timeout=RPC_TIMEOUT_S)

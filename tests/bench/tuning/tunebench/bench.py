@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional
 from hpobench.common import parse_seeds
 
 from . import report
+from .runner import TRAINER_SEED
 from .space import PRUNERS, Problem, dlrm_train_flags
 
 ALL_METHODS = ([f"hpo-bayesian/{p}" for p in PRUNERS] + [f"optuna-tpe/{p}" for p in PRUNERS]
@@ -48,6 +49,28 @@ def gen_data(bin_dir: str, workdir: str, a) -> Dict[str, Any]:
     m = re.search(r"bayes_optimal_test_auc:\s*([0-9.]+)", out)
     return {"train_path": train, "test_path": test, "bayes_auc": float(m.group(1)) if m else None,
             "datagen": out.strip().replace("\n", "; ")}
+
+
+def auto_parallel2(runs: List[Dict[str, Any]], a, methods: List[str]) -> List[str]:
+    """No pruner and ASHA for both sides, plus each side's best pruner 1 at a time (fewest median steps to the
+    target, then trials, then the highest final AUC), so TPE's best pruner is among the 2-at-a-time runs."""
+    p1 = [r for r in runs if int(r["parallel"]) == 1]
+    out = ["hpo-bayesian/none", "hpo-bayesian/asha", "optuna-tpe/none", "optuna-tpe/asha"]
+    if p1:
+        default_cfg = all(getattr(a, k) == v for k, v in DEFAULTS.items())
+        prelim = report.summarize(p1, 1.0)
+        target = (a.target if a.target is not None else DEFAULT_TARGET if default_cfg and DEFAULT_TARGET
+                  else report.derive_target(prelim, a.target_margin)[0])
+        summary = report.summarize(p1, target)
+        for side in ("hpo-bayesian", "optuna-tpe"):
+            cands = [k for k, s in summary.items() if s["method"].startswith(side + "/")]
+            if cands:
+                best = min(cands, key=lambda k: (summary[k]["steps_to_target"]["median"],
+                                                 summary[k]["trials_to_target"]["median"],
+                                                 -summary[k]["best_auc_at_1"]["median"]))
+                if summary[best]["method"] not in out:
+                    out.append(summary[best]["method"])
+    return [m for m in out if m in methods]
 
 
 def one_run(job: Dict[str, Any]) -> Dict[str, Any]:
@@ -114,7 +137,8 @@ def build_meta(a, problem: Problem, data: Dict[str, Any], prov: Dict[str, Any], 
            f"{', '.join(problem.dropped)}" if problem.dropped else "") + ".",
         f"- **Trainer**: the quick start's model (D=16, bottom 64-16, top 64-1), batch {problem.batch_size}, "
         f"{T} steps per full trial, evaluation every {E} steps on {a.test_examples} held-out examples, 1 thread; "
-        f"trainer seed 1000+seed on both sides (all trials of a run). Data: `dlrm-datagen` "
+        f"trainer seed {TRAINER_SEED} for every trial of every run on both sides (seeds vary the optimizers only). "
+        f"Data: `dlrm-datagen` "
         f"{a.train_examples} train / {a.test_examples} test examples, table scale {a.table_scale}, seed "
         f"{a.data_seed}; Bayes-optimal test AUC {data.get('bayes_auc')}.",
         f"- **Sides**: hpo = hpo-server + {{1, 2}} hpo-worker processes (embedded trainer), experiment created "
@@ -153,8 +177,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data-seed", type=int, default=DEFAULTS["data_seed"])
     ap.add_argument("--methods", default=",".join(ALL_METHODS))
     ap.add_argument("--parallel", default="1,2", help="trials at a time (1 and/or 2)")
-    ap.add_argument("--parallel2-methods", default=",".join(m for m in ALL_METHODS if "random" not in m),
-                    help="methods run 2 at a time (random search is the same either way)")
+    ap.add_argument("--parallel2-methods", default="auto",
+                    help="methods run 2 at a time; auto: no pruner, ASHA (the quick start's) and the best pruner "
+                         "at 1 at a time, for hpo and for TPE (chosen once the 1-at-a-time runs are done)")
     ap.add_argument("--jobs", type=int, default=2, help="runs of 1 trial at a time side by side")
     ap.add_argument("--target", type=float, default=None)
     ap.add_argument("--target-margin", type=float, default=0.001)
@@ -186,41 +211,56 @@ def main(argv=None) -> int:
     problem = Problem(max_steps=a.max_steps, eval_every=a.eval_every, batch_size=a.batch_size,
                       train_path=data["train_path"], test_path=data["test_path"], trainer_flags=flags)
     methods = [m for m in a.methods.split(",") if m]
-    m2 = [m for m in a.parallel2_methods.split(",") if m and m in methods]
     pars = [int(x) for x in a.parallel.split(",") if x]
     seeds = parse_seeds(a.seeds)
     budget_steps = a.budget * a.max_steps
     trial_cap = a.budget * max(1, a.max_steps // a.eval_every) + 10  # never binds: every trial trains >= 1 eval
-    runs: List[Dict[str, Any]] = []
+    doc: Dict[str, Any] = {
+        "config": {k: getattr(a, k) for k in ("budget", "max_steps", "eval_every", "batch_size", "train_examples",
+                                              "test_examples", "table_scale", "data_seed", "target_margin")},
+        "provenance": prov, "data": {k: v for k, v in data.items() if not k.endswith("_path")},
+        "problem": {"space": problem.space, "dropped": problem.dropped, "defaults": problem.defaults(),
+                    "fixed": {k: v for k, v in problem.fixed.items() if not k.endswith("_path")}},
+        "runs": []}
+    wall_before = 0.0
     if a.merge and os.path.exists(a.merge):
         with open(a.merge) as fh:
-            runs = json.load(fh)["runs"]
-    jobs1, jobs2 = [], []
-    for par in pars:
+            old = json.load(fh)
+        doc["runs"], wall_before = old["runs"], float(old.get("wall_s") or 0)
+
+    def make_jobs(par: int, ms: List[str]) -> List[Dict[str, Any]]:
+        """Jobs of one mode; merged runs they redo are dropped."""
+        out = []
         for seed in seeds:
-            for m in (methods if par == 1 else m2):
+            for m in ms:
                 side, pruner = m.split("/")
-                runs = [r for r in runs if not (r["side"] == side and r["pruner"] == pruner and r["seed"] == seed
-                                               and r["parallel"] == par)]
-                job = {"problem": problem, "bin": a.bin, "method": m, "seed": seed, "parallel": par,
-                       "budget_steps": budget_steps, "trial_cap": trial_cap, "workdir": workdir}
-                (jobs1 if par == 1 else jobs2).append(job)
-    doc = {"config": {k: getattr(a, k) for k in ("budget", "max_steps", "eval_every", "batch_size",
-                                                   "train_examples", "test_examples", "table_scale",
-                                                   "data_seed", "target_margin")},
-           "provenance": prov, "data": {k: v for k, v in data.items() if not k.endswith("_path")},
-           "problem": {"space": problem.space, "dropped": problem.dropped, "fixed": {
-               k: v for k, v in problem.fixed.items() if not k.endswith("_path")}, "defaults": problem.defaults()},
-           "runs": runs}
+                doc["runs"] = [r for r in doc["runs"] if not (
+                    r["side"] == side and r["pruner"] == pruner and r["seed"] == seed and r["parallel"] == par)]
+                out.append({"problem": problem, "bin": a.bin, "method": m, "seed": seed, "parallel": par,
+                            "budget_steps": budget_steps, "trial_cap": trial_cap, "workdir": workdir})
+        return out
 
     def save():
+        doc["wall_s"] = round(wall_before + time.time() - t_start, 1)
         with open(out_json + ".partial", "w") as fh:
             json.dump(doc, fh)
 
     ctx = mp.get_context("spawn")
-    total = len(jobs1) + len(jobs2)
+    m2 = None if a.parallel2_methods == "auto" else [m for m in a.parallel2_methods.split(",") if m]
+    jobs1 = make_jobs(1, methods) if 1 in pars else []
+    total = len(jobs1) + (len(m2) * len(seeds) if m2 is not None and 2 in pars else 0)
     done = 0
-    for jobs, width in ((jobs1, max(1, a.jobs)), (jobs2, max(1, a.jobs // 2))):
+    for par, width in ((1, max(1, a.jobs)), (2, max(1, a.jobs // 2))):
+        if par not in pars:
+            continue
+        if par == 1:
+            jobs = jobs1
+        else:
+            if m2 is None:
+                m2 = auto_parallel2(doc["runs"], a, methods)
+                print(f"2 at a time: {', '.join(m2)}", flush=True)
+                total += len(m2) * len(seeds)
+            jobs = make_jobs(2, m2)
         if not jobs:
             continue
         with cf.ProcessPoolExecutor(max_workers=width, mp_context=ctx) as ex:
@@ -236,7 +276,7 @@ def main(argv=None) -> int:
                       f"{best if best is None else round(best, 5)}, {r['wall_s']}s"
                       + (f" ERRORS {r['errors']}" if r["errors"] else ""), flush=True)
                 save()
-    doc["wall_s"] = round(time.time() - t_start, 1)
+    doc["wall_s"] = round(wall_before + time.time() - t_start, 1)
     doc["cpu"] = cpu_model()
     try:
         import optuna

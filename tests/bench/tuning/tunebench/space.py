@@ -43,7 +43,8 @@ class Problem:
     """One benchmark configuration: the scaled space, fixed trainer options, cadence, pruner settings."""
 
     def __init__(self, *, max_steps: int, eval_every: int, batch_size: int, train_path: str, test_path: str,
-                 trainer_flags: Optional[set] = None, spec_path: str = QUICKSTART_SPEC):
+                 trainer_flags: Optional[set] = None, dropped: Optional[List[str]] = None,
+                 spec_path: str = QUICKSTART_SPEC):
         with open(spec_path) as fh:
             self.quickstart = yaml.safe_load(fh)
         tr = self.quickstart["training"]
@@ -52,8 +53,9 @@ class Problem:
         mapping = dict(tr["parameter_mapping"])  # trainer option -> parameter
         # Parameters whose trainer option dlrm-train cannot set are left out on both sides (the trainer's
         # default applies to both), so both sides search the same space.
-        self.dropped = sorted(p for opt, p in mapping.items()
-                              if trainer_flags is not None and FLAG.get(opt, opt) not in trainer_flags)
+        self.dropped = sorted(dropped if dropped is not None else
+                              (p for opt, p in mapping.items()
+                               if trainer_flags is not None and FLAG.get(opt, opt) not in trainer_flags))
         self.mapping = {opt: p for opt, p in mapping.items() if p not in self.dropped}
         step_params = {p for opt, p in self.mapping.items() if opt in STEP_OPTIONS}
         ss = copy.deepcopy(self.quickstart["search_space"])
