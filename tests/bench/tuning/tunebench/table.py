@@ -309,8 +309,7 @@ def replay(a) -> int:
                 print(f"  {r['side']}/{r['pruner']} seed {r['seed']}: ERROR {r['errors'][-1][-400:]}", flush=True)
             if i % 20 == 0 or i == len(jobs):
                 print(f"  {i}/{len(jobs)} runs, {time.time() - t0:.0f}s", flush=True)
-    prelim = report.summarize(runs, 1.0)
-    derived, best_key = report.derive_target(prelim, 0.001)
+    derived, _info = report.derive_target(runs)
     target = a.target if a.target is not None else derived
     summary = report.summarize(runs, target)
     live = None
